@@ -1,0 +1,199 @@
+"""The Flask app factory every service uses: OpenAPI, JSON errors, request ids, logs, health and metrics.
+
+A service's ``create_app`` calls ``build_app(runtime, blueprints=[...])``. Routes live under
+``/api/<service>/v1/`` (public, routed by the gateway) and ``/internal/v1/`` (service clients only, never
+routed); ``/healthz``, ``/readyz`` and ``/metrics`` sit at the root, where the gateway does not reach.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import structlog
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from loanbridge.common import context, metrics
+from loanbridge.common.db import is_connection_error
+from loanbridge.common.errors import DomainError, Unavailable
+from loanbridge.common.runtime import Runtime
+from loanbridge.common.schemas import ErrorSchema
+
+log = structlog.get_logger(__name__)
+
+MAX_JSON_BODY = 1 * 1024 * 1024
+REQUEST_ID_HEADER = "X-Request-ID"
+
+HTTP_MESSAGES_ZH = {
+    400: "请求格式不正确",
+    401: "未登录或登录已失效",
+    403: "没有权限执行此操作",
+    404: "资源不存在",
+    405: "不支持该请求方法",
+    406: "不支持的响应格式",
+    409: "与已有数据冲突",
+    412: "前置条件不满足",
+    413: "请求体过大",
+    415: "不支持的内容类型",
+    422: "请求参数有误",
+    428: "缺少必要的前置条件",
+    429: "请求过于频繁,请稍后再试",
+    500: "服务器内部错误",
+    503: "服务暂时不可用,请稍后重试",
+}
+
+
+class ServiceApi(Api):
+    """flask-smorest's Api with the suite's error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[Response, int, dict[str, str]]:
+        original = getattr(error, "original_exception", None)
+        if isinstance(error, InternalServerError) and original is not None:
+            return _unexpected_error(original)
+        status = error.code or 500
+        details: dict[str, Any] = {}
+        data = getattr(error, "data", None) or {}
+        if "messages" in data:
+            details["fields"] = _merge_locations(data["messages"])
+        body = {
+            "code": _code_for_status(status),
+            "message": HTTP_MESSAGES_ZH.get(status, error.name),
+            "details": details,
+        }
+        headers = dict(data.get("headers") or {})
+        return jsonify(body), status, headers
+
+
+def _merge_locations(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs groups errors by location (json, query, form); clients want them by field name."""
+    merged: dict[str, Any] = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            merged.update(location_errors)
+    return merged
+
+
+def _code_for_status(status: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+        422: "validation_error",
+        429: "rate_limited",
+        503: "service_unavailable",
+    }.get(status, "http_error")
+
+
+def _domain_error(error: DomainError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error.body()), error.status, error.headers()
+
+
+def _unexpected_error(error: BaseException) -> tuple[Response, int, dict[str, str]]:
+    if isinstance(error, DomainError):
+        return _domain_error(error)
+    if is_connection_error(error):
+        log.warning("database_unavailable", error=type(error).__name__)
+        return _domain_error(Unavailable(code="database_unavailable"))
+    log.error("unhandled_error", error=type(error).__name__, exc_info=error)
+    body = {"code": "internal_error", "message": HTTP_MESSAGES_ZH[500], "details": {}}
+    return jsonify(body), 500, {}
+
+
+def build_app(
+    runtime: Runtime,
+    *,
+    blueprints: Iterable[Blueprint] = (),
+    plain_blueprints: Iterable[Any] = (),
+    readiness: Callable[[], None] | None = None,
+) -> Flask:
+    """A service's Flask app. ``blueprints`` are documented in OpenAPI; ``plain_blueprints`` (pages) are not."""
+    service = runtime.name
+    app = Flask(f"loanbridge.{service}")
+    app.config.update(
+        API_TITLE=f"LoanBridge {service}",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=f"/api/{service}",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=MAX_JSON_BODY,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["loanbridge"] = runtime
+
+    api = ServiceApi(app, spec_kwargs={"info": {"description": f"LoanBridge {service} service API"}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    for blueprint in plain_blueprints:
+        app.register_blueprint(blueprint)
+
+    app.register_error_handler(DomainError, _domain_error)
+    _install_request_hooks(app, service)
+    _install_health_routes(app, runtime, readiness or runtime.database.ping)
+    return app
+
+
+def _install_request_hooks(app: Flask, service: str) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        request_id = request.headers.get(REQUEST_ID_HEADER, "")[:64] or str(uuid.uuid4())
+        g.request_id = request_id
+        g.cause_token = context.enter(context.Cause(correlation_id=request_id))
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        if endpoint not in ("/metrics", "/healthz", "/readyz"):
+            metrics.HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
+            metrics.HTTP_LATENCY.labels(service, endpoint, request.method).observe(elapsed)
+            log.info(
+                "http_request",
+                method=request.method,
+                endpoint=endpoint,
+                status=response.status_code,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+        return response
+
+    @app.teardown_request
+    def _end(_error: BaseException | None) -> None:
+        token = g.pop("cause_token", None)
+        if token is not None:
+            context.leave(token)
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _install_health_routes(app: Flask, runtime: Runtime, readiness: Callable[[], None]) -> None:
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        return jsonify({"status": "ok", "service": runtime.name}), 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        try:
+            readiness()
+        except Unavailable as exc:
+            return jsonify({"status": "unavailable", "service": runtime.name, "reason": exc.code}), 503
+        return jsonify({"status": "ready", "service": runtime.name}), 200
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, mimetype=content_type.split(";")[0], content_type=content_type)

@@ -1,0 +1,197 @@
+"""The ``loanbridge`` command: migrate, run processes, start and stop the stack, operate the event bus.
+
+Services add their own commands (``create-admin`` from identity, ...) through their ``ServiceSpec``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+import structlog
+
+from loanbridge.common import db, stack
+from loanbridge.common import service as services
+from loanbridge.common.config import Settings
+from loanbridge.common.events import deadletters, topology
+from loanbridge.common.events.broker import connect
+from loanbridge.common.logs import configure_logging
+from loanbridge.common.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@click.group()
+def main() -> None:
+    """LoanBridge: customer-and-loan management for loan-facilitation firms."""
+
+
+def _runtime(service: str) -> Runtime:
+    return Runtime(services.get(service))
+
+
+@main.command()
+@click.option("--service", "only", multiple=True, help="Migrate only these services (default: all).")
+@click.option("--skip-broker", is_flag=True, help="Do not declare the broker's exchanges, queues and bindings.")
+def migrate(only: tuple[str, ...], skip_broker: bool) -> None:
+    """Create or upgrade every service's database, then declare the broker topology from every registry."""
+    configure_logging(service="migrate")
+    installed = services.discover()
+    for name, spec in installed.items():
+        if only and name not in only:
+            continue
+        migrate_service_database(Settings.from_env(name).database_url, spec.migrations)
+        click.echo(f"migrated {name}")
+    if skip_broker:
+        return
+    settings = Settings.from_env(next(iter(installed)))
+    if not settings.events.broker_url:
+        raise click.UsageError("LOANBRIDGE_BROKER_URL is not set; pass --skip-broker to migrate databases only")
+    declare_topology(settings, installed)
+    click.echo("declared broker topology")
+
+
+def migrate_service_database(url: str, migrations: Path) -> None:
+    """Create the database if needed, then apply the shared tables' and the service's migrations."""
+    db.ensure_database(url)
+    database = db.Database(url)
+    try:
+        db.upgrade(database.engine, COMMON_MIGRATIONS)
+        db.upgrade(database.engine, migrations)
+    finally:
+        database.dispose()
+
+
+def declare_topology(settings: Settings, installed: dict[str, services.ServiceSpec]) -> None:
+    """Declare the exchanges and every consuming service's queues and bindings."""
+    connection = connect(str(settings.events.broker_url))
+    try:
+        bindings = {name: list(spec.subscriptions) for name, spec in installed.items()}
+        topology.declare(connection.channel(), bindings, settings.events)
+    finally:
+        connection.release()
+
+
+@main.command()
+@click.argument("service")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True, type=int)
+def web(service: str, bind: str, workers: int) -> None:
+    """Serve a service's HTTP API with gunicorn (threaded workers, multiprocess metrics)."""
+    services.get(service)
+    settings = Settings.from_env(service)
+    metrics_dir = Path(settings.var_dir).resolve() / "prometheus" / f"{service}-web-{bind.rsplit(':', 1)[-1]}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "-c", "python:loanbridge.common.gunicorn_conf",
+        "--bind", bind,
+        "--workers", str(workers),
+        "--name", f"loanbridge-{service}-web",
+        f'loanbridge.common.wsgi:create("{service}")',
+    ]  # fmt: skip
+    os.execv(sys.executable, argv)
+
+
+@main.command()
+@click.argument("service")
+@click.option("--port", default=9000, show_default=True, type=int, help="Port of /healthz, /readyz, /metrics.")
+def worker(service: str, port: int) -> None:
+    """Run a service's worker: outbox relay, event consumer, timers."""
+    from loanbridge.common.worker import Worker
+
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    runtime = _runtime(service)
+    configure_logging(service=service, level=runtime.settings.log_level)
+    Worker(runtime).run(port=port)
+
+
+@main.command("replay-dlq")
+@click.argument("service")
+@click.option("--limit", type=int, default=None, help="Replay at most this many.")
+def replay_dlq(service: str, limit: int | None) -> None:
+    """Put a service's dead-lettered events back on its queue, with a fresh retry budget."""
+    configure_logging(service=service)
+    count = deadletters.replay(service, Settings.from_env(service).events, limit=limit)
+    click.echo(f"replayed {count} event(s) to {service}")
+
+
+@main.command()
+@click.argument("service")
+def resync(service: str) -> None:
+    """Make a producer re-emit snapshot events of its current state, for consumers that arrived late."""
+    spec = services.get(service)
+    if spec.resync is None:
+        raise click.UsageError(f"{service} has no snapshot events to re-emit")
+    runtime = Runtime(spec)
+    configure_logging(service=service, level=runtime.settings.log_level)
+    count = spec.resync(runtime)
+    click.echo(f"{service}: {count} snapshot event(s) written to the outbox")
+
+
+def _layout() -> stack.Layout:
+    return stack.Layout.from_env(services.discover())
+
+
+@main.command()
+@click.option(
+    "--gateway-template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=stack.DEFAULT_GATEWAY_TEMPLATE,
+    show_default=True,
+)
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for every process to be ready.")
+def up(gateway_template: Path, timeout: float) -> None:
+    """Start the distributed mode on this machine: migrate, every web and worker, and the gateway."""
+    stack.require_nginx()
+    layout = _layout()
+    env = stack.stack_environment(layout)
+    os.environ.update(env)
+    click.get_current_context().invoke(migrate)
+    stack.render_gateway(layout, gateway_template, env)
+    processes = stack.plan(layout)
+    for process in processes:
+        stack.start(layout, process, env)
+    not_ready = stack.wait_ready(processes, timeout=timeout)
+    if not_ready:
+        raise click.ClickException(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} (see {layout.log_dir})")
+    click.echo(f"LoanBridge is up: gateway {layout.gateway_url}  (logs in {layout.log_dir})")
+
+
+@main.command()
+def down() -> None:
+    """Stop every process that ``loanbridge up`` started."""
+    layout = _layout()
+    for process in reversed(stack.plan(layout)):
+        if stack.stop(layout, process.name):
+            click.echo(f"stopped {process.name}")
+
+
+@main.command()
+def status() -> None:
+    """Show which processes of the stack are running."""
+    layout = _layout()
+    for process in stack.plan(layout):
+        pid = stack.running_pid(layout, process.name)
+        click.echo(f"{process.name:<22} {'running pid ' + str(pid) if pid else 'stopped'}")
+
+
+def _add_service_commands() -> None:
+    for spec in services.discover().values():
+        for command in spec.commands:
+            main.add_command(command)
+
+
+def run() -> None:
+    _add_service_commands()
+    main()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,146 @@
+"""Database access: one engine per service database, sessions, readiness and migrations.
+
+MariaDB/MySQL in the distributed mode, SQLite (WAL, busy timeout) in the embedded mode and in component tests.
+Nothing connects at import time or in ``Database()``: the first query does, after gunicorn has forked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from loanbridge.common.errors import Unavailable
+
+MYSQL_CONNECT_TIMEOUT = 2
+MYSQL_IO_TIMEOUT = 10
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def create_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine tuned for the backend: short connect timeouts on MySQL, WAL and a busy timeout on SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=MYSQL_CONNECT_TIMEOUT,
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "connect_timeout": MYSQL_CONNECT_TIMEOUT,
+            "read_timeout": MYSQL_IO_TIMEOUT,
+            "write_timeout": MYSQL_IO_TIMEOUT,
+            "charset": "utf8mb4",
+        },
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, open transactions so BEGIN IMMEDIATE below takes the write lock early.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # Writers queue on the lock at BEGIN instead of failing with "database is locked" on upgrade.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """A service's database: its engine and a session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def ping(self) -> None:
+        """Raise ``Unavailable`` unless the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.DBAPIError as exc:
+            raise Unavailable(code="database_unavailable") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True for errors that mean the database is unreachable rather than that the statement was wrong."""
+    return isinstance(exc, sa.exc.DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+    )
+
+
+def ensure_database(url: str) -> None:
+    """Create the MySQL database named in the URL if it does not exist (SQLite files create themselves)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return
+    name = parsed.database
+    server = sa.create_engine(parsed.set(database=""), connect_args={"connect_timeout": MYSQL_CONNECT_TIMEOUT})
+    try:
+        with server.connect() as connection:
+            connection.execute(
+                sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+    finally:
+        server.dispose()
+
+
+def drop_database(url: str) -> None:
+    """Drop a MySQL database or delete a SQLite file (tests and ``loanbridge reset``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and os.path.exists(parsed.database):
+            for suffix in ("", "-wal", "-shm"):
+                Path(parsed.database + suffix).unlink(missing_ok=True)
+        return
+    server = sa.create_engine(parsed.set(database=""))
+    try:
+        with server.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
+    finally:
+        server.dispose()
+
+
+def upgrade(engine: Engine, migrations_dir: Path) -> None:
+    """Apply every alembic migration in ``migrations_dir`` to the database behind ``engine``."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrations_dir))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

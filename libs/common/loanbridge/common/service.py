@@ -1,0 +1,55 @@
+"""What a service tells the rest of the suite about itself, and how the CLI finds every service.
+
+Each service publishes one ``ServiceSpec`` under the ``loanbridge.services`` entry-point group, so that
+``loanbridge migrate`` can declare every service's queues and bindings, and ``loanbridge up`` start them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import click
+    from flask import Flask
+
+    from loanbridge.common.config import Env
+    from loanbridge.common.events.envelope import Envelope
+    from loanbridge.common.runtime import Runtime
+    from loanbridge.common.uow import UnitOfWork
+
+EventHandler = Callable[["UnitOfWork", "Envelope"], None]
+
+# The order services start in and are listed in: identity first, its JWKS is needed by every other.
+SERVICE_ORDER = ("identity", "intake", "workflow", "risk", "notify", "reporting")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service's name, app factory, migrations, subscriptions and extra commands."""
+
+    name: str
+    create_app: Callable[[Runtime], Flask]
+    migrations: Path
+    subscriptions: Mapping[str, EventHandler] = field(default_factory=dict)
+    commands: Sequence[click.Command] = ()
+    resync: Callable[[Runtime], int] | None = None
+    config_factory: Callable[[Env], Any] | None = None
+
+
+def discover() -> dict[str, ServiceSpec]:
+    """Every installed service, in start order."""
+    found = {ep.name: ep.load() for ep in entry_points(group="loanbridge.services")}
+    ordered = [name for name in SERVICE_ORDER if name in found] + sorted(set(found) - set(SERVICE_ORDER))
+    return {name: found[name] for name in ordered}
+
+
+def get(name: str) -> ServiceSpec:
+    """One installed service by name."""
+    services = discover()
+    if name not in services:
+        raise KeyError(f"unknown service {name!r}; installed: {', '.join(services) or 'none'}")
+    return services[name]

@@ -1,0 +1,1 @@
+"""Helpers for tests of every service: waiting with a deadline, a TCP fault proxy, fakes."""

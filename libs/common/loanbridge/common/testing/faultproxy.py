@@ -1,0 +1,143 @@
+"""A TCP fault proxy: put it between a service and the broker or database and take the link away.
+
+Modes: ``pass`` forwards; ``delay`` forwards each chunk after a latency; ``black_hole`` keeps connections open
+but forwards nothing (like a dropped route); ``cut`` closes every connection and refuses new ones (like a
+stopped server); ``reset`` aborts every connection with a TCP RST. The machine's shared servers are never
+touched: only this proxy's sockets change.
+
+    proxy = FaultProxy(upstream=("127.0.0.1", 5672)).start()
+    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
+    proxy.cut(); ...; proxy.heal()
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+CHUNK = 65536
+
+
+class FaultProxy:
+    def __init__(self, upstream: tuple[str, int], *, listen: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+        self.upstream = upstream
+        self._listener = socket.create_server(listen, reuse_port=False)
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self.mode = "pass"
+        self.latency = 0.0
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self.accepted = 0
+
+    def start(self) -> FaultProxy:
+        threading.Thread(target=self._accept_loop, name=f"faultproxy-{self.port}", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._close_all(reset=False)
+        self._listener.close()
+
+    # --- faults -----------------------------------------------------------------------------------------
+    def heal(self) -> None:
+        """Forward normally again."""
+        self.mode, self.latency = "pass", 0.0
+
+    def cut(self) -> None:
+        """Close every connection and refuse new ones until healed."""
+        self.mode = "cut"
+        self._close_all(reset=False)
+
+    def reset(self) -> None:
+        """Abort every open connection with a RST; new connections are forwarded."""
+        self._close_all(reset=True)
+
+    def black_hole(self) -> None:
+        """Keep connections open but let nothing through, in either direction."""
+        self.mode = "black_hole"
+
+    def delay(self, seconds: float) -> None:
+        """Add latency to every chunk in both directions."""
+        self.mode, self.latency = "delay", seconds
+
+    @contextmanager
+    def fault(self, mode: str, **kwargs: float) -> Iterator[FaultProxy]:
+        """Apply a fault for the duration of a block."""
+        getattr(self, mode)(**kwargs)
+        try:
+            yield self
+        finally:
+            self.heal()
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            if self.mode == "cut":
+                _abort(client)
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                _abort(client)
+                continue
+            self.accepted += 1
+            for sock in (client, server):
+                sock.settimeout(None)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._connections.update((client, server))
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while not self._stopped.is_set():
+                data = source.recv(CHUNK)
+                if not data:
+                    break
+                while self.mode == "black_hole" and not self._stopped.is_set():
+                    time.sleep(0.05)
+                if self.mode == "delay":
+                    time.sleep(self.latency)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._forget(source)
+            self._forget(target)
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(sock)
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    def _close_all(self, *, reset: bool) -> None:
+        with self._lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for sock in connections:
+            if reset:
+                _abort(sock)
+            else:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+def _abort(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0: the peer sees a connection reset."""
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

@@ -1,0 +1,204 @@
+"""The unit of work: one database transaction holding a use case's state change, its outgoing events (outbox)
+and, for a consumer, the id of the event it applied (inbox). It rolls back unless committed.
+
+``run_transaction`` runs a handler in a fresh unit of work and, when a unique key or a deadlock stops it, runs
+it again: the second run re-reads what the concurrent request wrote and returns that first result. Only when
+the conflict persists does the caller get a 409, never a 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.orm import Session
+
+from loanbridge.common import clock, context
+from loanbridge.common.db import Database
+from loanbridge.common.errors import Conflict
+from loanbridge.common.events.envelope import Envelope
+from loanbridge.common.tables import access_audit, event_sequences, idempotency_keys, inbox, outbox
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+# MySQL: deadlock found, lock wait timeout. Both mean "try the whole transaction again".
+RETRYABLE_MYSQL_ERRORS = {1213, 1205}
+
+
+def naive_utc(instant: datetime) -> datetime:
+    """Databases store naive UTC datetimes."""
+    return clock.as_utc(instant).replace(tzinfo=None)
+
+
+class UnitOfWork:
+    """A transaction on one service's database, with its outbox and inbox."""
+
+    def __init__(self, database: Database, service: str, on_events_committed: Callable[[], None] | None = None):
+        self.database = database
+        self.service = service
+        self.session: Session
+        self.events: list[Envelope] = []
+        self._committed = False
+        self._on_events_committed = on_events_committed
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.database.session()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._committed:
+            self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._committed = True
+        if self.events and self._on_events_committed:
+            self._on_events_committed()
+
+    def emit(
+        self,
+        event_type: str,
+        *,
+        subject: str,
+        data: dict[str, Any],
+        occurred_at: datetime | None = None,
+        major: int = 1,
+    ) -> Envelope:
+        """Write an integration event to the outbox; it is published only if this unit of work commits."""
+        cause = context.current()
+        envelope = Envelope.new(
+            source=self.service,
+            event_type=event_type,
+            subject=subject,
+            sequence=self._next_sequence(subject),
+            data=data,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+            actor=cause.actor,
+            occurred_at=occurred_at,
+            major=major,
+        )
+        self.session.execute(
+            outbox.insert().values(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                routing_key=envelope.routing_key,
+                subject=subject,
+                sequence=envelope.sequence,
+                envelope=envelope.to_json(),
+                created_at=naive_utc(clock.now()),
+            )
+        )
+        self.events.append(envelope)
+        return envelope
+
+    def _next_sequence(self, subject: str) -> int:
+        row = self.session.execute(
+            sa.select(event_sequences.c.last_sequence).where(event_sequences.c.subject == subject).with_for_update()
+        ).first()
+        if row is None:
+            self.session.execute(event_sequences.insert().values(subject=subject, last_sequence=1))
+            return 1
+        sequence = row.last_sequence + 1
+        self.session.execute(
+            event_sequences.update().where(event_sequences.c.subject == subject).values(last_sequence=sequence)
+        )
+        return sequence
+
+    def already_applied(self, envelope: Envelope) -> bool:
+        """True when this service has already applied the event (a redelivery)."""
+        found = self.session.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)).first()
+        return found is not None
+
+    def mark_applied(self, envelope: Envelope) -> None:
+        """Record the event as applied, in the same transaction as its effects."""
+        self.session.execute(
+            inbox.insert().values(event_id=envelope.id, event_type=envelope.type, applied_at=naive_utc(clock.now()))
+        )
+
+    def audit(self, *, actor: str, action: str, resource: str, fields: list[str] | None = None) -> None:
+        """Append to the access audit (who read or changed what; field names, never values)."""
+        self.session.execute(
+            access_audit.insert().values(
+                at=naive_utc(clock.now()),
+                actor=actor,
+                action=action,
+                resource=resource,
+                fields=",".join(fields or []),
+                request_id=context.current().correlation_id,
+            )
+        )
+
+    def find_idempotent_response(self, *, scope: str, key: str, request_hash: str) -> tuple[int, Any] | None:
+        """The first answer stored under this key, or None; a different body under the same key is a 409."""
+        row = self.session.execute(
+            sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise Conflict("该幂等键已用于不同的请求内容", code="idempotency_key_reused")
+        return row.status, json.loads(row.response)
+
+    def save_idempotent_response(self, *, scope: str, key: str, request_hash: str, status: int, response: Any) -> None:
+        """Remember an answer under an idempotency key, in the same transaction as the effect."""
+        self.session.execute(
+            idempotency_keys.insert().values(
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                status=status,
+                response=json.dumps(response, ensure_ascii=False, default=str),
+                created_at=naive_utc(clock.now()),
+            )
+        )
+
+
+def request_hash(body: Any) -> str:
+    """A stable hash of a request body, to tell a replay from a different request under the same key."""
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    """A unique-key violation, a deadlock or a lock timeout: the transaction may succeed if run again."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    if isinstance(exc, sa.exc.OperationalError):
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        return code in RETRYABLE_MYSQL_ERRORS
+    return False
+
+
+def run_transaction(
+    make_uow: Callable[[], UnitOfWork],
+    handler: Callable[..., T],
+    /,
+    *,
+    attempts: int = 3,
+    **kwargs: Any,
+) -> T:
+    """Run ``handler(uow, **kwargs)`` and commit; on a conflict run it again on fresh data, then give a 409."""
+    for attempt in range(1, attempts + 1):
+        with make_uow() as uow:
+            try:
+                result = handler(uow, **kwargs)
+                uow.commit()
+                return result
+            except sa.exc.DBAPIError as exc:
+                if not is_retryable_conflict(exc):
+                    raise
+                log.info(
+                    "transaction_conflict",
+                    handler=handler.__name__,
+                    attempt=attempt,
+                    error=type(exc).__name__,
+                )
+    raise Conflict("数据正被同时修改,请重试", code="concurrent_modification")

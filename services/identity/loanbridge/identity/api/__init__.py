@@ -1,0 +1,1 @@
+"""identity's HTTP API (flask-smorest blueprints)."""

@@ -1,0 +1,46 @@
+"""The channel registry and partner quotas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from loanbridge.common import runtime as runtimes
+from loanbridge.common.auth import requires
+from loanbridge.intake import handlers, views
+from loanbridge.intake.api.schemas import (
+    ChannelCreateSchema,
+    ChannelSchema,
+    PartnerQuotaAnswerSchema,
+    PartnerQuotaSchema,
+)
+
+blp = Blueprint("channels", __name__, url_prefix="/api/intake/v1", description="Channels and partner quotas")
+
+
+@blp.route("/channels")
+class Channels(MethodView):
+    @requires()
+    @blp.response(200, ChannelSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """List lead channels."""
+        return runtimes.current().transaction(views.list_channels)
+
+    @requires("admin", "manager")
+    @blp.arguments(ChannelCreateSchema)
+    @blp.response(201, ChannelSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Register a channel (a partner's channel names its partner_id)."""
+        return runtimes.current().transaction(handlers.create_channel, **data)
+
+
+@blp.route("/partners/<partner_id>/quota")
+class PartnerQuota(MethodView):
+    @requires("admin")
+    @blp.arguments(PartnerQuotaSchema)
+    @blp.response(200, PartnerQuotaAnswerSchema)
+    def put(self, data: dict[str, Any], partner_id: str) -> dict[str, Any]:
+        """Set a partner's lead submissions per minute (beyond it: 429 with Retry-After)."""
+        return runtimes.current().transaction(handlers.set_partner_quota, partner_id=partner_id, **data)

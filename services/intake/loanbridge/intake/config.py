@@ -1,0 +1,28 @@
+"""intake's settings: PII keys, partner quota, cities beyond Shandong's 16."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loanbridge.common.config import Env
+from loanbridge.common.pii.crypto import BlindIndex, FieldCipher, blind_index_from_env, field_cipher_from_env
+from loanbridge.intake.domain.leads import SHANDONG_CITIES
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    cipher: FieldCipher
+    blind_index: BlindIndex
+    partner_quota_per_minute: int = 600
+    cities: tuple[str, ...] = SHANDONG_CITIES
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> IntakeConfig:
+        env = env or Env()
+        extra = tuple(city.strip() for city in (env.get("INTAKE_EXTRA_CITIES") or "").split(",") if city.strip())
+        return cls(
+            cipher=field_cipher_from_env(env),
+            blind_index=blind_index_from_env(env),
+            partner_quota_per_minute=env.int("INTAKE_PARTNER_QUOTA_PER_MINUTE", 600),
+            cities=SHANDONG_CITIES + extra,
+        )

@@ -1,0 +1,246 @@
+"""intake's use cases: one function per command, each run in a unit of work by its caller."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from loanbridge.common import clock
+from loanbridge.common.auth import Principal
+from loanbridge.common.errors import Conflict, InvalidInput
+from loanbridge.common.pii.masking import mask_name
+from loanbridge.common.uow import UnitOfWork, naive_utc, request_hash
+from loanbridge.intake import orm
+from loanbridge.intake.config import IntakeConfig
+from loanbridge.intake.domain import quota
+from loanbridge.intake.domain.leads import DEFAULT_PRODUCTS, duplicate_outcome, money, risk_features
+from loanbridge.intake.views import lead_answer
+
+LEAD_CREATED_STATUS = 201
+
+
+@dataclass(frozen=True)
+class LeadAnswer:
+    """What a submitter is told; ``replayed`` when it is the stored answer to an earlier identical request."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def submitter_scope(principal: Principal) -> str:
+    """Whose namespace an ``external_ref`` or idempotency key lives in: the partner's, or the staff member's."""
+    return f"partner:{principal.partner_id}" if principal.partner_id else f"user:{principal.subject}"
+
+
+def _now() -> datetime:
+    return naive_utc(clock.now())
+
+
+# --- partner quota ------------------------------------------------------------------------------------------
+def consume_partner_quota(uow: UnitOfWork, *, config: IntakeConfig, partner_id: str) -> int | None:
+    """Count one request against the partner's minute; return seconds to wait when over quota, else None."""
+    now = clock.now()
+    window = quota.window_start(now)
+    limit = orm.partner_quota(uow.session, partner_id) or config.partner_quota_per_minute
+    used = orm.count_quota_use(uow.session, partner_id, window)
+    if used == 1:
+        orm.forget_old_quota_windows(uow.session, partner_id, window)
+    return quota.retry_after(now) if used > limit else None
+
+
+def set_partner_quota(uow: UnitOfWork, *, partner_id: str, per_minute: int) -> dict[str, Any]:
+    """Set a partner's requests-per-minute quota."""
+    table = orm.partner_quotas
+    if orm.partner_quota(uow.session, partner_id) is None:
+        uow.session.execute(table.insert().values(partner_id=partner_id, per_minute=per_minute))
+    else:
+        uow.session.execute(table.update().where(table.c.partner_id == partner_id).values(per_minute=per_minute))
+    return {"partner_id": partner_id, "per_minute": per_minute}
+
+
+# --- channels -----------------------------------------------------------------------------------------------
+def create_channel(uow: UnitOfWork, *, code: str, name: str, kind: str, partner_id: str | None) -> dict[str, Any]:
+    """Register a lead channel; a partner's channel names the partner."""
+    if orm.channel_by_code(uow.session, code) is not None:
+        raise Conflict("渠道编码已存在", code="channel_code_taken")
+    if partner_id and orm.channel_of_partner(uow.session, partner_id) is not None:
+        raise Conflict("该合作方已有渠道", code="partner_channel_exists")
+    row = {
+        "code": code,
+        "name": name,
+        "kind": kind,
+        "partner_id": partner_id,
+        "active": True,
+        "created_at": _now(),
+    }
+    uow.session.execute(orm.channels.insert().values(**row))
+    return row
+
+
+def _lead_channel(uow: UnitOfWork, principal: Principal, requested: str | None) -> str:
+    if principal.partner_id:
+        own = orm.channel_of_partner(uow.session, principal.partner_id)
+        if own is None:
+            raise InvalidInput.for_field("channel", "该合作方尚未配置渠道,请联系管理员")
+        if requested not in (None, own.code):
+            raise InvalidInput.for_field("channel", "合作方只能提交自己渠道的线索")
+        return own.code
+    if requested is None:
+        raise InvalidInput.for_field("channel", "此字段为必填项")
+    channel = orm.channel_by_code(uow.session, requested)
+    if channel is None or not channel.active:
+        raise InvalidInput.for_field("channel", "渠道不存在或已停用")
+    return channel.code
+
+
+# --- leads --------------------------------------------------------------------------------------------------
+def submit_lead(
+    uow: UnitOfWork,
+    *,
+    config: IntakeConfig,
+    principal: Principal,
+    lead: dict[str, Any],
+    idempotency_key: str | None,
+) -> LeadAnswer:
+    """Accept a lead: link it to its customer (or create one) and write it with its events, all or nothing.
+
+    A replay of the same request (same ``external_ref`` or ``Idempotency-Key``, same body) answers the first
+    result; the same key with a different body is a 409.
+    """
+    scope, fingerprint = submitter_scope(principal), request_hash(lead)
+    if idempotency_key:
+        stored = uow.find_idempotent_response(scope=scope, key=idempotency_key, request_hash=fingerprint)
+        if stored is not None:
+            return LeadAnswer(body=stored[1], replayed=True)
+    if lead.get("external_ref"):
+        earlier = orm.lead_by_external_ref(uow.session, scope, lead["external_ref"])
+        if earlier is not None:
+            if earlier.request_hash != fingerprint:
+                raise Conflict("该 external_ref 已用于不同的线索", code="external_ref_reused")
+            return LeadAnswer(body=lead_answer(uow, config, earlier), replayed=True)
+
+    _check_lead_values(config, lead)
+    channel = _lead_channel(uow, principal, lead.get("channel"))
+    customer, is_new = _find_or_create_customer(uow, config, lead, channel)
+    outcome = duplicate_outcome(customer_is_new=is_new, owner_id=None, submitter_id=principal.subject)
+    lead_id, now = str(uuid.uuid4()), _now()
+    uow.session.execute(
+        orm.leads.insert().values(
+            id=lead_id,
+            customer_id=customer["id"],
+            product=lead["product"],
+            amount=lead["amount"],
+            term_months=lead["term_months"],
+            purpose=lead.get("purpose"),
+            channel=channel,
+            city=lead["city"],
+            partner_id=principal.partner_id,
+            submitted_by=principal.subject,
+            submitter_scope=scope,
+            external_ref=lead.get("external_ref"),
+            request_hash=fingerprint,
+            duplicate_outcome=outcome.value,
+            form=json.dumps(lead.get("form") or {}, ensure_ascii=False),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    row = orm.lead_by_id(uow.session, lead_id)
+    uow.emit("intake.lead.created", subject=lead_id, data=lead_event_data(row))
+    body = lead_answer(uow, config, row)
+    if idempotency_key:
+        uow.save_idempotent_response(
+            scope=scope,
+            key=idempotency_key,
+            request_hash=fingerprint,
+            status=LEAD_CREATED_STATUS,
+            response=body,
+        )
+    return LeadAnswer(body=body)
+
+
+def _check_lead_values(config: IntakeConfig, lead: dict[str, Any]) -> None:
+    if lead["city"] not in config.cities:
+        raise InvalidInput.for_field("city", "城市不在服务范围内")
+    if lead["product"] not in DEFAULT_PRODUCTS:
+        raise InvalidInput.for_field("product", "产品不存在")
+
+
+def _find_or_create_customer(
+    uow: UnitOfWork, config: IntakeConfig, lead: dict[str, Any], channel: str
+) -> tuple[dict[str, Any], bool]:
+    """The person behind a lead, by ID number first, then by mobile; a new customer if neither is known.
+
+    Two first leads of one new person racing each other collide on the blind-index unique keys; the loser's
+    transaction is re-run and then finds the winner's customer.
+    """
+    session = uow.session
+    id_index = config.blind_index.of("id_number", lead["id_number"]) if lead.get("id_number") else None
+    mobile_index = config.blind_index.of("mobile", lead["mobile"])
+    found = orm.customer_by_index(session, orm.customers.c.id_number_bidx, id_index) or orm.customer_by_index(
+        session, orm.customers.c.mobile_bidx, mobile_index
+    )
+    if found is not None:
+        return dict(found._mapping), False
+    customer_id, now = str(uuid.uuid4()), _now()
+    cipher = config.cipher
+    customer = {
+        "id": customer_id,
+        "name_enc": cipher.encrypt(session, "customers.name", lead["name"]),
+        "masked_name": mask_name(lead["name"]),
+        "mobile_enc": cipher.encrypt(session, "customers.mobile", lead["mobile"]),
+        "mobile_bidx": mobile_index,
+        "id_number_enc": cipher.encrypt(session, "customers.id_number", lead["id_number"]) if id_index else None,
+        "id_number_bidx": id_index,
+        "city": lead["city"],
+        "channel": channel,
+        "created_at": now,
+        "updated_at": now,
+    }
+    session.execute(orm.customers.insert().values(**customer))
+    uow.emit(
+        "intake.customer.created",
+        subject=customer_id,
+        data=customer_event_data(orm.customer_by_id(session, customer_id)),
+    )
+    return customer, True
+
+
+def lead_event_data(row: Any) -> dict[str, Any]:
+    """``intake.lead.created`` / ``.updated``: ids, business facts and risk features; no personal data."""
+    return {
+        "lead_id": row.id,
+        "customer_id": row.customer_id,
+        "product": row.product,
+        "amount": money(row.amount),
+        "term_months": row.term_months,
+        "purpose": row.purpose,
+        "channel": row.channel,
+        "partner_id": row.partner_id,
+        "city": row.city,
+        "submitted_by": row.submitted_by,
+        "duplicate_outcome": row.duplicate_outcome,
+        "features": risk_features(json.loads(row.form)),
+        "created_at": clock.isoformat(row.created_at),
+    }
+
+
+def customer_event_data(row: Any) -> dict[str, Any]:
+    return {"customer_id": row.id, "masked_name": row.masked_name, "city": row.city, "channel": row.channel}
+
+
+def emit_snapshots(uow: UnitOfWork) -> int:
+    """Re-emit every customer and lead as ``*.updated`` events, for consumers that arrived late."""
+    count = 0
+    for row in uow.session.execute(sa.select(orm.customers).order_by(orm.customers.c.created_at)):
+        uow.emit("intake.customer.updated", subject=row.id, data=customer_event_data(row))
+        count += 1
+    for row in uow.session.execute(sa.select(orm.leads).order_by(orm.leads.c.created_at)):
+        uow.emit("intake.lead.updated", subject=row.id, data=lead_event_data(row))
+        count += 1
+    return count

@@ -1,0 +1,142 @@
+"""intake's tables and the queries its handlers use.
+
+Names, mobiles and ID numbers are stored only encrypted; lookups go through keyed blind indexes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+metadata = sa.MetaData()
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name_enc", sa.Text, nullable=False),
+    sa.Column("masked_name", sa.String(32), nullable=False),
+    sa.Column("mobile_enc", sa.Text, nullable=True),
+    sa.Column("mobile_bidx", sa.String(64), nullable=True, unique=True),
+    sa.Column("id_number_enc", sa.Text, nullable=True),
+    sa.Column("id_number_bidx", sa.String(64), nullable=True, unique=True),
+    sa.Column("city", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("customer_id", sa.String(36), nullable=False, index=True),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("amount", sa.Numeric(14, 2), nullable=False),
+    sa.Column("term_months", sa.Integer, nullable=False),
+    sa.Column("purpose", sa.String(200), nullable=True),
+    sa.Column("channel", sa.String(64), nullable=False, index=True),
+    sa.Column("city", sa.String(32), nullable=False),
+    sa.Column("partner_id", sa.String(36), nullable=True, index=True),
+    sa.Column("submitted_by", sa.String(64), nullable=False, index=True),
+    sa.Column("submitter_scope", sa.String(80), nullable=False),
+    sa.Column("external_ref", sa.String(64), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("duplicate_outcome", sa.String(32), nullable=False),
+    sa.Column("form", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("submitter_scope", "external_ref", name="uq_leads_external_ref"),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("partner_id", sa.String(36), nullable=True, unique=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+partner_quotas = sa.Table(
+    "partner_quotas",
+    metadata,
+    sa.Column("partner_id", sa.String(36), primary_key=True),
+    sa.Column("per_minute", sa.Integer, nullable=False),
+)
+
+partner_quota_usage = sa.Table(
+    "partner_quota_usage",
+    metadata,
+    sa.Column("partner_id", sa.String(36), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("used", sa.Integer, nullable=False),
+)
+
+
+def customer_by_index(session: Session, column: sa.Column, value: str | None) -> Any:
+    if value is None:
+        return None
+    return session.execute(sa.select(customers).where(column == value)).first()
+
+
+def customer_by_id(session: Session, customer_id: str) -> Any:
+    return session.execute(sa.select(customers).where(customers.c.id == customer_id)).first()
+
+
+def lead_by_external_ref(session: Session, scope: str, external_ref: str) -> Any:
+    return session.execute(
+        sa.select(leads).where(leads.c.submitter_scope == scope, leads.c.external_ref == external_ref)
+    ).first()
+
+
+def lead_by_id(session: Session, lead_id: str) -> Any:
+    return session.execute(sa.select(leads).where(leads.c.id == lead_id)).first()
+
+
+def channel_by_code(session: Session, code: str) -> Any:
+    return session.execute(sa.select(channels).where(channels.c.code == code)).first()
+
+
+def channel_of_partner(session: Session, partner_id: str) -> Any:
+    return session.execute(sa.select(channels).where(channels.c.partner_id == partner_id)).first()
+
+
+def partner_quota(session: Session, partner_id: str) -> int | None:
+    row = session.execute(
+        sa.select(partner_quotas.c.per_minute).where(partner_quotas.c.partner_id == partner_id)
+    ).first()
+    return row.per_minute if row else None
+
+
+def count_quota_use(session: Session, partner_id: str, window_start: int) -> int:
+    """Add one request to a partner's window and return the window's count (an atomic upsert)."""
+    values = {"partner_id": partner_id, "window_start": window_start, "used": 1}
+    if session.get_bind().dialect.name == "sqlite":
+        statement = sqlite_insert(partner_quota_usage).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["partner_id", "window_start"], set_={"used": partner_quota_usage.c.used + 1}
+        )
+    else:
+        statement = mysql_insert(partner_quota_usage).values(**values)
+        statement = statement.on_duplicate_key_update(used=partner_quota_usage.c.used + 1)
+    session.execute(statement)
+    return session.execute(
+        sa.select(partner_quota_usage.c.used).where(
+            partner_quota_usage.c.partner_id == partner_id, partner_quota_usage.c.window_start == window_start
+        )
+    ).scalar_one()
+
+
+def forget_old_quota_windows(session: Session, partner_id: str, before: int) -> None:
+    session.execute(
+        partner_quota_usage.delete().where(
+            partner_quota_usage.c.partner_id == partner_id, partner_quota_usage.c.window_start < before
+        )
+    )

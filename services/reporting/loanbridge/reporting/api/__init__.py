@@ -1,0 +1,1 @@
+"""reporting's HTTP API (flask-smorest blueprints)."""

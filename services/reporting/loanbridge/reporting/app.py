@@ -1,0 +1,13 @@
+"""reporting's web app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from loanbridge.common.app import build_app
+from loanbridge.common.runtime import Runtime
+from loanbridge.reporting.api import kpis
+
+
+def create_app(runtime: Runtime) -> Flask:
+    return build_app(runtime, blueprints=[kpis.blp])

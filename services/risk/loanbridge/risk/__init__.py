@@ -1,0 +1,1 @@
+"""The risk service: Rule sets, evaluations, grades and lender product matching."""

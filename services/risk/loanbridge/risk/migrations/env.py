@@ -1,0 +1,7 @@
+"""Alembic environment of the risk database."""
+
+import sqlalchemy as sa
+
+from loanbridge.common.migrations_env import run_migrations
+
+run_migrations(target_metadata=sa.MetaData())
