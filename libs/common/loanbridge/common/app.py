@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -119,7 +120,12 @@ def build_app(
 ) -> Flask:
     """A service's Flask app. ``blueprints`` are documented in OpenAPI; ``plain_blueprints`` (pages) are not."""
     service = runtime.name
-    app = Flask(f"loanbridge.{service}")
+    # Explicit paths: Flask cannot locate a package inside the ``loanbridge`` namespace on its own.
+    app = Flask(
+        f"loanbridge.{service}",
+        root_path=str(Path(__file__).parent),
+        instance_path=str(Path(runtime.settings.var_dir).resolve() / "instance" / service),
+    )
     app.config.update(
         API_TITLE=f"LoanBridge {service}",
         API_VERSION="v1",

@@ -189,6 +189,7 @@ def _add_service_commands() -> None:
 
 
 def run() -> None:
+    os.environ.update(stack.local_defaults(os.environ))
     _add_service_commands()
     main()
 

@@ -95,15 +95,29 @@ def stack_environment(layout: Layout, environ: Mapping[str, str] | None = None) 
     return env
 
 
-def local_secrets(var_dir: Path) -> dict[str, str]:
-    """Secrets of a local stack, generated once into var/secrets.env (a real deployment sets its own)."""
-    path = var_dir / "secrets.env"
+def local_defaults(environ: Mapping[str, str]) -> dict[str, str]:
+    """Settings a command on this machine falls back to: the local servers, and the local stack's secrets if
+    ``loanbridge up`` generated them. A real deployment sets all of these itself."""
+    defaults = {PREFIX + "DATABASE_URL": DEFAULT_DATABASE_URL, PREFIX + "BROKER_URL": DEFAULT_BROKER_URL}
+    var_dir = Path(Env(environ).get("VAR_DIR", "var") or "var")
+    defaults.update({PREFIX + name: value for name, value in read_secrets(var_dir / "secrets.env").items()})
+    return {name: value for name, value in defaults.items() if not environ.get(name)}
+
+
+def read_secrets(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             name, _, value = line.partition("=")
             if name and value:
                 values[name.removeprefix(PREFIX)] = value
+    return values
+
+
+def local_secrets(var_dir: Path) -> dict[str, str]:
+    """Secrets of a local stack, generated once into var/secrets.env (a real deployment sets its own)."""
+    path = var_dir / "secrets.env"
+    values = read_secrets(path)
     missing = [name for name in GENERATED_SECRETS if name not in values]
     if missing:
         for name in missing:

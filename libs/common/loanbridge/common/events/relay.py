@@ -50,6 +50,7 @@ class OutboxRelay:
         backoff = 0.5
         while not self.stop.is_set():
             try:
+                self._ensure_publisher()
                 published = self.relay_batch()
                 backoff = 0.5
                 self._housekeeping()

@@ -1,0 +1,1 @@
+"""Integration tests: the distributed mode on real MariaDB and RabbitMQ, through the gateway."""
