@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import flask_smorest as smorest
 import structlog
 from flask import Flask, Response, g, jsonify, request
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from loanbridge.common import context, metrics
@@ -28,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 MAX_JSON_BODY = 1 * 1024 * 1024
 REQUEST_ID_HEADER = "X-Request-ID"
+INTERNAL_PREFIX = "/internal/"
 
 HTTP_MESSAGES_ZH = {
     400: "请求格式不正确",
@@ -46,6 +49,18 @@ HTTP_MESSAGES_ZH = {
     500: "服务器内部错误",
     503: "服务暂时不可用,请稍后重试",
 }
+
+
+class _StrictQueryParser(FlaskParser):
+    """Unknown query parameters are refused like unknown body fields: a misspelt filter must not widen a query."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+
+class Blueprint(smorest.Blueprint):
+    """The blueprint every service's API uses (flask-smorest's, with strict query parameters)."""
+
+    ARGUMENTS_PARSER = _StrictQueryParser()
 
 
 class ServiceApi(Api):
@@ -142,7 +157,10 @@ def build_app(
     api = ServiceApi(app, spec_kwargs={"info": {"description": f"LoanBridge {service} service API"}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in blueprints:
-        api.register_blueprint(blueprint)
+        if (blueprint.url_prefix or "").startswith(INTERNAL_PREFIX):
+            app.register_blueprint(blueprint)  # served, but not in the public OpenAPI document
+        else:
+            api.register_blueprint(blueprint)
     for blueprint in plain_blueprints:
         app.register_blueprint(blueprint)
 

@@ -18,7 +18,7 @@ import requests
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
-from loanbridge.common import context
+from loanbridge.common import clock, context
 from loanbridge.common.errors import Forbidden, Unauthenticated
 
 ROLES = ("admin", "manager", "sales", "risk_officer", "risk_director", "ops", "partner", "service")
@@ -134,9 +134,15 @@ class TokenVerifier:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                # PyJWT would judge exp/iat/nbf by the wall clock; identity stamps them from the suite's clock.
+                options={
+                    "require": ["exp", "iat", "sub", "iss", "aud"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
+            _check_times(claims, now=clock.now().timestamp(), leeway=self.leeway)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("登录已过期,请重新登录", code="token_expired") from exc
         except jwt.PyJWTError as exc:
@@ -150,6 +156,19 @@ class TokenVerifier:
         if key is None:
             raise Unauthenticated("登录凭证无效", code="invalid_token")
         return key
+
+
+def _check_times(claims: dict[str, Any], *, now: float, leeway: float) -> None:
+    """Expiry, issue and not-before times against ``now`` (the injectable clock), with leeway for clock skew."""
+    try:
+        expires, issued = int(claims["exp"]), int(claims["iat"])
+        not_before = int(claims.get("nbf", issued))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise jwt.DecodeError("exp, iat and nbf must be integers") from exc
+    if expires <= now - leeway:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    if max(issued, not_before) > now + leeway:
+        raise jwt.ImmatureSignatureError("The token is not yet valid")
 
 
 def bearer_token() -> str:

@@ -35,21 +35,21 @@ class Env:
             raise ConfigError(f"environment variable {PREFIX}{name} is required and has no default")
         return value
 
-    def int(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int) -> int:
         raw = self.get(name)
         try:
             return default if raw is None else int(raw)
         except ValueError as exc:
             raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from exc
 
-    def float(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float) -> float:
         raw = self.get(name)
         try:
             return default if raw is None else float(raw)
         except ValueError as exc:
             raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from exc
 
-    def floats(self, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    def numbers(self, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
         raw = self.get(name)
         if raw is None:
             return default
@@ -121,19 +121,19 @@ class Settings:
             database_url=database_url(env, service),
             events=EventSettings(
                 broker_url=env.get("BROKER_URL"),
-                retry_delays=env.floats("EVENTS_RETRY_DELAYS", EventSettings.retry_delays),
-                not_yet_attempts=env.int("EVENTS_NOT_YET_ATTEMPTS", EventSettings.not_yet_attempts),
-                delivery_limit=env.int("EVENTS_DELIVERY_LIMIT", EventSettings.delivery_limit),
-                prefetch=env.int("EVENTS_PREFETCH", EventSettings.prefetch),
-                relay_batch_size=env.int("RELAY_BATCH_SIZE", EventSettings.relay_batch_size),
-                relay_poll_interval=env.float("RELAY_POLL_INTERVAL", EventSettings.relay_poll_interval),
-                confirm_timeout=env.float("CONFIRM_TIMEOUT", EventSettings.confirm_timeout),
+                retry_delays=env.numbers("EVENTS_RETRY_DELAYS", EventSettings.retry_delays),
+                not_yet_attempts=env.integer("EVENTS_NOT_YET_ATTEMPTS", EventSettings.not_yet_attempts),
+                delivery_limit=env.integer("EVENTS_DELIVERY_LIMIT", EventSettings.delivery_limit),
+                prefetch=env.integer("EVENTS_PREFETCH", EventSettings.prefetch),
+                relay_batch_size=env.integer("RELAY_BATCH_SIZE", EventSettings.relay_batch_size),
+                relay_poll_interval=env.number("RELAY_POLL_INTERVAL", EventSettings.relay_poll_interval),
+                confirm_timeout=env.number("CONFIRM_TIMEOUT", EventSettings.confirm_timeout),
             ),
             auth=AuthSettings(
                 jwks_url=env.get("JWKS_URL"),
                 issuer=env.get("JWT_ISSUER", AuthSettings.issuer) or AuthSettings.issuer,
                 audience=env.get("JWT_AUDIENCE", AuthSettings.audience) or AuthSettings.audience,
-                jwks_cache_seconds=env.float("JWKS_CACHE_SECONDS", AuthSettings.jwks_cache_seconds),
+                jwks_cache_seconds=env.number("JWKS_CACHE_SECONDS", AuthSettings.jwks_cache_seconds),
             ),
             business_timezone=env.get("BUSINESS_TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
             log_level=env.get("LOG_LEVEL", "INFO") or "INFO",

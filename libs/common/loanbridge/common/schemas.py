@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -41,30 +42,66 @@ ZH_INVALID_BY_FIELD: dict[type[fields.Field], str] = {
 class BaseSchema(Schema):
     """Every request and response schema derives from this one."""
 
-    error_messages: ClassVar[dict[str, str]] = {"unknown": "不支持的字段", "type": "请求体必须是 JSON 对象"}
+    error_messages = {"unknown": "不支持的字段", "type": "请求体必须是 JSON 对象"}
 
     class Meta:
         unknown = RAISE
         ordered = True
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
-        messages = dict(ZH_FIELD_MESSAGES)
-        for field_type, message in ZH_INVALID_BY_FIELD.items():
-            if isinstance(field_obj, field_type):
-                messages["invalid"] = message
-        # Messages the schema author wrote explicitly win over the defaults.
-        explicit = {
-            key: value for key, value in field_obj.error_messages.items() if key not in _library_default_keys(field_obj)
-        }
-        field_obj.error_messages = {**field_obj.error_messages, **messages, **explicit}
+        # Messages the schema author wrote explicitly win over the zh-CN defaults.
+        field_type: Any = type(field_obj)
+        defaults = _library_defaults(field_type)
+        explicit = {key: value for key, value in field_obj.error_messages.items() if value != defaults.get(key)}
+        field_obj.error_messages = {**field_obj.error_messages, **_zh_messages(field_type), **explicit}
+        for validator in field_obj.validators:
+            _translate_validator(validator)
 
 
-def _library_default_keys(field_obj: fields.Field) -> set[str]:
-    """Keys whose message is still marshmallow's English default."""
-    defaults: dict[str, Any] = {}
-    for cls in reversed(type(field_obj).__mro__):
+def _translate_validator(validator: Any) -> None:
+    """Give a marshmallow validator without an explicit message a zh-CN one."""
+    if not hasattr(validator, "error") or validator.error not in (None, getattr(validator, "default_message", None)):
+        return
+    if isinstance(validator, validate.Length):
+        low, high = validator.min, validator.max
+        validator.error = (
+            f"长度应为 {validator.equal} 个字符"
+            if validator.equal is not None
+            else f"长度应为 {low or 0}-{high} 个字符"
+            if high is not None
+            else f"长度至少为 {low} 个字符"
+        )
+    elif isinstance(validator, validate.Range):
+        low, high = validator.min, validator.max
+        validator.error = (
+            f"取值应在 {low} 到 {high} 之间"
+            if low is not None and high is not None
+            else f"取值应不小于 {low}"
+            if low is not None
+            else f"取值应不大于 {high}"
+        )
+    elif isinstance(validator, validate.OneOf):
+        validator.error = "取值应为以下之一:" + "、".join(str(choice) for choice in validator.choices)
+    else:
+        validator.error = "格式不正确"
+
+
+@cache
+def _library_defaults(field_type: Any) -> dict[str, str]:
+    """marshmallow's own (English) messages of a field type."""
+    defaults: dict[str, str] = {}
+    for cls in reversed(field_type.__mro__):
         defaults.update(getattr(cls, "default_error_messages", {}))
-    return {key for key, value in defaults.items() if field_obj.error_messages.get(key) == value}
+    return defaults
+
+
+@cache
+def _zh_messages(field_type: Any) -> dict[str, str]:
+    messages = dict(ZH_FIELD_MESSAGES)
+    for known_type, message in ZH_INVALID_BY_FIELD.items():
+        if issubclass(field_type, known_type):
+            messages["invalid"] = message
+    return messages
 
 
 class ErrorSchema(BaseSchema):

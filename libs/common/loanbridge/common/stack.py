@@ -50,10 +50,10 @@ class Layout:
         return cls(
             services=tuple(services),
             var_dir=Path(env.get("VAR_DIR", "var") or "var").resolve(),
-            gateway_port=env.int("GATEWAY_PORT", 8080),
-            web_port_base=env.int("WEB_PORT_BASE", 8100),
-            worker_port_base=env.int("WORKER_PORT_BASE", 8200),
-            web_workers=env.int("WEB_WORKERS", 2),
+            gateway_port=env.integer("GATEWAY_PORT", 8080),
+            web_port_base=env.integer("WEB_PORT_BASE", 8100),
+            worker_port_base=env.integer("WORKER_PORT_BASE", 8200),
+            web_workers=env.integer("WEB_WORKERS", 2),
         )
 
     def web_port(self, service: str) -> int:
@@ -215,8 +215,8 @@ def render_gateway(layout: Layout, template: Path, environ: Mapping[str, str] | 
         "TMP_DIR": str(tmp_dir),
         "USER_DIRECTIVE": f"user {getpass.getuser()};" if os.geteuid() == 0 else "",
         "BODY_LIMIT": env.get("GATEWAY_BODY_LIMIT", "1m") or "1m",
-        "RATE_PER_SECOND": str(env.int("GATEWAY_RATE_PER_SECOND", 1000)),
-        "RATE_BURST": str(env.int("GATEWAY_RATE_BURST", 2000)),
+        "RATE_PER_SECOND": str(env.integer("GATEWAY_RATE_PER_SECOND", 1000)),
+        "RATE_BURST": str(env.integer("GATEWAY_RATE_BURST", 2000)),
         "LISTEN": f"127.0.0.1:{layout.gateway_port}",
         "UPSTREAMS": upstreams,
         "ROUTES": "\n".join(routes),
@@ -248,10 +248,9 @@ def running_pid(layout: Layout, name: str) -> int | None:
         return None
     try:
         pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError, PermissionError):
+    except ValueError:
         return None
-    return pid
+    return pid if _alive(pid) else None
 
 
 def start(layout: Layout, process: Process, env: Mapping[str, str]) -> int:
@@ -317,14 +316,17 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
+    """True while the process runs; a zombie (exited, not yet reaped) counts as gone, and is reaped if ours."""
+    with contextlib.suppress(ChildProcessError):
         finished, _status = os.waitpid(pid, os.WNOHANG)
         if finished == pid:
             return False
-    except ChildProcessError:
-        pass
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"

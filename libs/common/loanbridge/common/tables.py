@@ -7,11 +7,14 @@ They are created by the common migrations (their own alembic version table) befo
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 metadata = sa.MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# UTC instants to the microsecond: MySQL's DATETIME keeps whole seconds unless told otherwise.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 outbox = sa.Table(
     "outbox",
@@ -23,8 +26,8 @@ outbox = sa.Table(
     sa.Column("subject", sa.String(64), nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
     sa.Column("envelope", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("published_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("published_at", Timestamp, nullable=True),
     sa.Index("ix_outbox_pending", "published_at", "id"),
 )
 
@@ -33,7 +36,7 @@ inbox = sa.Table(
     metadata,
     sa.Column("event_id", sa.String(36), primary_key=True),
     sa.Column("event_type", sa.String(120), nullable=False),
-    sa.Column("applied_at", sa.DateTime, nullable=False),
+    sa.Column("applied_at", Timestamp, nullable=False),
 )
 
 event_sequences = sa.Table(
@@ -51,14 +54,14 @@ idempotency_keys = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("response", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
 )
 
 access_audit = sa.Table(
     "access_audit",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("resource", sa.String(128), nullable=False),
@@ -72,6 +75,6 @@ data_keys = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("wrapped_key", sa.String(255), nullable=False),
     sa.Column("kek_id", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("retired_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("retired_at", Timestamp, nullable=True),
 )

@@ -22,7 +22,7 @@ from loanbridge.common import clock, context
 from loanbridge.common.db import Database
 from loanbridge.common.errors import Conflict
 from loanbridge.common.events.envelope import Envelope
-from loanbridge.common.tables import access_audit, event_sequences, idempotency_keys, inbox, outbox
+from loanbridge.common.tables import access_audit, idempotency_keys, inbox, outbox
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -57,6 +57,7 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        self._write_outbox()
         self.session.commit()
         self._committed = True
         if self.events and self._on_events_committed:
@@ -85,32 +86,50 @@ class UnitOfWork:
             occurred_at=occurred_at,
             major=major,
         )
-        self.session.execute(
-            outbox.insert().values(
-                event_id=envelope.id,
-                event_type=envelope.type,
-                routing_key=envelope.routing_key,
-                subject=subject,
-                sequence=envelope.sequence,
-                envelope=envelope.to_json(),
-                created_at=naive_utc(clock.now()),
-            )
-        )
         self.events.append(envelope)
         return envelope
 
-    def _next_sequence(self, subject: str) -> int:
-        row = self.session.execute(
-            sa.select(event_sequences.c.last_sequence).where(event_sequences.c.subject == subject).with_for_update()
-        ).first()
-        if row is None:
-            self.session.execute(event_sequences.insert().values(subject=subject, last_sequence=1))
-            return 1
-        sequence = row.last_sequence + 1
+    def _write_outbox(self) -> None:
+        """Insert the events of this unit of work in one statement, just before the commit."""
+        if not self.events:
+            return
+        created_at = naive_utc(clock.now())
         self.session.execute(
-            event_sequences.update().where(event_sequences.c.subject == subject).values(last_sequence=sequence)
+            outbox.insert(),
+            [
+                {
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                    "routing_key": envelope.routing_key,
+                    "subject": envelope.subject,
+                    "sequence": envelope.sequence,
+                    "envelope": envelope.to_json(),
+                    "created_at": created_at,
+                }
+                for envelope in self.events
+            ],
         )
-        return sequence
+
+    def _next_sequence(self, subject: str) -> int:
+        """Increment the subject's sequence and read it back in one statement (the row stays locked until
+        commit, so two transactions changing one aggregate get consecutive numbers)."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            return self.session.execute(
+                sa.text(
+                    "INSERT INTO event_sequences (subject, last_sequence) VALUES (:subject, 1) "
+                    "ON CONFLICT (subject) DO UPDATE SET last_sequence = last_sequence + 1 RETURNING last_sequence"
+                ),
+                {"subject": subject},
+            ).scalar_one()
+        # MySQL's sequence idiom: LAST_INSERT_ID(expr) makes the new value the statement's insert id.
+        result = self.session.execute(
+            sa.text(
+                "INSERT INTO event_sequences (subject, last_sequence) VALUES (:subject, LAST_INSERT_ID(1)) "
+                "ON DUPLICATE KEY UPDATE last_sequence = LAST_INSERT_ID(last_sequence + 1)"
+            ),
+            {"subject": subject},
+        )
+        return int(result.lastrowid)  # type: ignore[attr-defined]
 
     def already_applied(self, envelope: Envelope) -> bool:
         """True when this service has already applied the event (a redelivery)."""
@@ -197,7 +216,7 @@ def run_transaction(
                     raise
                 log.info(
                     "transaction_conflict",
-                    handler=handler.__name__,
+                    handler=getattr(handler, "__name__", type(handler).__name__),
                     attempt=attempt,
                     error=type(exc).__name__,
                 )

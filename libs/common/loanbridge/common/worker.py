@@ -11,6 +11,7 @@ import json
 import signal
 import threading
 from collections.abc import Callable
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -62,7 +63,7 @@ class Worker:
         ]
         if self.consumer is not None:
             loops.append(("consumer", self.consumer.run))
-        loops += [(loop.__name__, lambda loop=loop: loop(self.stop)) for loop in self.extra_loops]
+        loops += [(loop.__name__, partial(loop, self.stop)) for loop in self.extra_loops]
         threads += [threading.Thread(target=target, name=name) for name, target in loops]
         for thread in threads:
             thread.start()

@@ -23,7 +23,7 @@ class IdentityConfig:
         env = env or Env()
         return cls(
             cipher=field_cipher_from_env(env),
-            token_ttl_seconds=env.int("IDENTITY_TOKEN_TTL_SECONDS", 3600),
-            lockout_threshold=env.int("IDENTITY_LOCKOUT_THRESHOLD", 5),
-            lockout_seconds=env.int("IDENTITY_LOCKOUT_SECONDS", 900),
+            token_ttl_seconds=env.integer("IDENTITY_TOKEN_TTL_SECONDS", 3600),
+            lockout_threshold=env.integer("IDENTITY_LOCKOUT_THRESHOLD", 5),
+            lockout_seconds=env.integer("IDENTITY_LOCKOUT_SECONDS", 900),
         )

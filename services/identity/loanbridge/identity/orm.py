@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loanbridge.common.tables import BigId
+from loanbridge.common.tables import BigId, Timestamp
 
 metadata = sa.MetaData()
 
@@ -34,9 +34,9 @@ users = sa.Table(
     sa.Column("email_enc", sa.Text, nullable=True),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False),
-    sa.Column("locked_until", sa.DateTime, nullable=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("locked_until", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )
 
 teams = sa.Table(
@@ -46,8 +46,8 @@ teams = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("manager_id", sa.String(36), nullable=True, index=True),
     sa.Column("region", sa.String(32), nullable=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )
 
 clients = sa.Table(
@@ -59,7 +59,7 @@ clients = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("partner_id", sa.String(36), nullable=True, unique=True),
     sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
 )
 
 signing_keys = sa.Table(
@@ -68,15 +68,15 @@ signing_keys = sa.Table(
     sa.Column("kid", sa.String(32), primary_key=True),
     sa.Column("private_key_enc", sa.Text, nullable=False),
     sa.Column("public_jwk", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("retired_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("retired_at", Timestamp, nullable=True),
 )
 
 login_audit = sa.Table(
     "login_audit",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False, index=True),
     sa.Column("grant_type", sa.String(32), nullable=False),
     sa.Column("principal", sa.String(64), nullable=False),
     sa.Column("outcome", sa.String(32), nullable=False),

@@ -23,6 +23,6 @@ class IntakeConfig:
         return cls(
             cipher=field_cipher_from_env(env),
             blind_index=blind_index_from_env(env),
-            partner_quota_per_minute=env.int("INTAKE_PARTNER_QUOTA_PER_MINUTE", 600),
+            partner_quota_per_minute=env.integer("INTAKE_PARTNER_QUOTA_PER_MINUTE", 600),
             cities=SHANDONG_CITIES + extra,
         )

@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,13 +14,13 @@ import sqlalchemy as sa
 from loanbridge.common import clock
 from loanbridge.common.auth import Principal
 from loanbridge.common.errors import Conflict, InvalidInput
-from loanbridge.common.pii.masking import mask_name
+from loanbridge.common.pii.masking import mask_mobile, mask_name
 from loanbridge.common.uow import UnitOfWork, naive_utc, request_hash
 from loanbridge.intake import orm
 from loanbridge.intake.config import IntakeConfig
 from loanbridge.intake.domain import quota
 from loanbridge.intake.domain.leads import DEFAULT_PRODUCTS, duplicate_outcome, money, risk_features
-from loanbridge.intake.views import lead_answer
+from loanbridge.intake.views import lead_answer, stored_lead_answer
 
 LEAD_CREATED_STATUS = 201
 
@@ -122,37 +123,35 @@ def submit_lead(
         if earlier is not None:
             if earlier.request_hash != fingerprint:
                 raise Conflict("该 external_ref 已用于不同的线索", code="external_ref_reused")
-            return LeadAnswer(body=lead_answer(uow, config, earlier), replayed=True)
+            return LeadAnswer(body=stored_lead_answer(uow, config, earlier), replayed=True)
 
     _check_lead_values(config, lead)
     channel = _lead_channel(uow, principal, lead.get("channel"))
     customer, is_new = _find_or_create_customer(uow, config, lead, channel)
     outcome = duplicate_outcome(customer_is_new=is_new, owner_id=None, submitter_id=principal.subject)
-    lead_id, now = str(uuid.uuid4()), _now()
-    uow.session.execute(
-        orm.leads.insert().values(
-            id=lead_id,
-            customer_id=customer["id"],
-            product=lead["product"],
-            amount=lead["amount"],
-            term_months=lead["term_months"],
-            purpose=lead.get("purpose"),
-            channel=channel,
-            city=lead["city"],
-            partner_id=principal.partner_id,
-            submitted_by=principal.subject,
-            submitter_scope=scope,
-            external_ref=lead.get("external_ref"),
-            request_hash=fingerprint,
-            duplicate_outcome=outcome.value,
-            form=json.dumps(lead.get("form") or {}, ensure_ascii=False),
-            created_at=now,
-            updated_at=now,
-        )
+    now = _now()
+    row = SimpleNamespace(
+        id=str(uuid.uuid4()),
+        customer_id=customer["id"],
+        product=lead["product"],
+        amount=lead["amount"],
+        term_months=lead["term_months"],
+        purpose=lead.get("purpose"),
+        channel=channel,
+        city=lead["city"],
+        partner_id=principal.partner_id,
+        submitted_by=principal.subject,
+        submitter_scope=scope,
+        external_ref=lead.get("external_ref"),
+        request_hash=fingerprint,
+        duplicate_outcome=outcome.value,
+        form=json.dumps(lead.get("form") or {}, ensure_ascii=False),
+        created_at=now,
+        updated_at=now,
     )
-    row = orm.lead_by_id(uow.session, lead_id)
-    uow.emit("intake.lead.created", subject=lead_id, data=lead_event_data(row))
-    body = lead_answer(uow, config, row)
+    uow.session.execute(orm.leads.insert().values(**vars(row)))
+    uow.emit("intake.lead.created", subject=row.id, data=lead_event_data(row))
+    body = lead_answer(row, masked_name=customer["masked_name"], masked_mobile=mask_mobile(lead["mobile"]))
     if idempotency_key:
         uow.save_idempotent_response(
             scope=scope,
@@ -182,10 +181,20 @@ def _find_or_create_customer(
     session = uow.session
     id_index = config.blind_index.of("id_number", lead["id_number"]) if lead.get("id_number") else None
     mobile_index = config.blind_index.of("mobile", lead["mobile"])
-    found = orm.customer_by_index(session, orm.customers.c.id_number_bidx, id_index) or orm.customer_by_index(
-        session, orm.customers.c.mobile_bidx, mobile_index
-    )
+    found = orm.customer_by_indexes(session, id_number_bidx=id_index, mobile_bidx=mobile_index)
     if found is not None:
+        if id_index and found.id_number_bidx is None:
+            # Known by mobile only so far: keep the ID number, or a later lead under another mobile would
+            # become a second customer for the same person.
+            session.execute(
+                orm.customers.update()
+                .where(orm.customers.c.id == found.id)
+                .values(
+                    id_number_enc=config.cipher.encrypt(session, "customers.id_number", lead["id_number"]),
+                    id_number_bidx=id_index,
+                    updated_at=_now(),
+                )
+            )
         return dict(found._mapping), False
     customer_id, now = str(uuid.uuid4()), _now()
     cipher = config.cipher
@@ -206,7 +215,7 @@ def _find_or_create_customer(
     uow.emit(
         "intake.customer.created",
         subject=customer_id,
-        data=customer_event_data(orm.customer_by_id(session, customer_id)),
+        data=customer_event_data(SimpleNamespace(**customer)),
     )
     return customer, True
 

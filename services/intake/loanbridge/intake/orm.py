@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+
+from loanbridge.common.tables import Timestamp
 
 metadata = sa.MetaData()
 
@@ -26,8 +26,8 @@ customers = sa.Table(
     sa.Column("id_number_bidx", sa.String(64), nullable=True, unique=True),
     sa.Column("city", sa.String(32), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )
 
 leads = sa.Table(
@@ -48,8 +48,8 @@ leads = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("duplicate_outcome", sa.String(32), nullable=False),
     sa.Column("form", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("submitter_scope", "external_ref", name="uq_leads_external_ref"),
 )
 
@@ -61,7 +61,7 @@ channels = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("partner_id", sa.String(36), nullable=True, unique=True),
     sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
 )
 
 partner_quotas = sa.Table(
@@ -80,10 +80,14 @@ partner_quota_usage = sa.Table(
 )
 
 
-def customer_by_index(session: Session, column: sa.Column, value: str | None) -> Any:
-    if value is None:
-        return None
-    return session.execute(sa.select(customers).where(column == value)).first()
+def customer_by_indexes(session: Session, *, id_number_bidx: str | None, mobile_bidx: str) -> Any:
+    """The customer with this ID number, else the one with this mobile (one query)."""
+    match = customers.c.mobile_bidx == mobile_bidx
+    if id_number_bidx is not None:
+        match = sa.or_(customers.c.id_number_bidx == id_number_bidx, match)
+    rows = session.execute(sa.select(customers).where(match)).all()
+    by_id_number = [row for row in rows if id_number_bidx is not None and row.id_number_bidx == id_number_bidx]
+    return (by_id_number or rows or [None])[0]
 
 
 def customer_by_id(session: Session, customer_id: str) -> Any:
@@ -116,22 +120,27 @@ def partner_quota(session: Session, partner_id: str) -> int | None:
 
 
 def count_quota_use(session: Session, partner_id: str, window_start: int) -> int:
-    """Add one request to a partner's window and return the window's count (an atomic upsert)."""
-    values = {"partner_id": partner_id, "window_start": window_start, "used": 1}
+    """Add one request to a partner's window and return the window's count, in one atomic statement."""
+    params = {"partner_id": partner_id, "window_start": window_start}
     if session.get_bind().dialect.name == "sqlite":
-        statement = sqlite_insert(partner_quota_usage).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["partner_id", "window_start"], set_={"used": partner_quota_usage.c.used + 1}
-        )
-    else:
-        statement = mysql_insert(partner_quota_usage).values(**values)
-        statement = statement.on_duplicate_key_update(used=partner_quota_usage.c.used + 1)
-    session.execute(statement)
-    return session.execute(
-        sa.select(partner_quota_usage.c.used).where(
-            partner_quota_usage.c.partner_id == partner_id, partner_quota_usage.c.window_start == window_start
-        )
-    ).scalar_one()
+        return session.execute(
+            sa.text(
+                "INSERT INTO partner_quota_usage (partner_id, window_start, used) "
+                "VALUES (:partner_id, :window_start, 1) "
+                "ON CONFLICT (partner_id, window_start) DO UPDATE SET used = used + 1 RETURNING used"
+            ),
+            params,
+        ).scalar_one()
+    # LAST_INSERT_ID(expr) makes the new count the statement's insert id: no second round trip.
+    result = session.execute(
+        sa.text(
+            "INSERT INTO partner_quota_usage (partner_id, window_start, used) "
+            "VALUES (:partner_id, :window_start, LAST_INSERT_ID(1)) "
+            "ON DUPLICATE KEY UPDATE used = LAST_INSERT_ID(used + 1)"
+        ),
+        params,
+    )
+    return int(result.lastrowid)
 
 
 def forget_old_quota_windows(session: Session, partner_id: str, before: int) -> None:

@@ -16,16 +16,14 @@ from loanbridge.intake.config import IntakeConfig
 from loanbridge.intake.domain.leads import money
 
 
-def lead_answer(uow: UnitOfWork, config: IntakeConfig, row: Any) -> dict[str, Any]:
+def lead_answer(row: Any, *, masked_name: str, masked_mobile: str) -> dict[str, Any]:
     """A lead as its submitter sees it: personal data masked."""
-    customer = orm.customer_by_id(uow.session, row.customer_id)
-    mobile = config.cipher.decrypt(uow.session, "customers.mobile", customer.mobile_enc) if customer.mobile_enc else ""
     return {
         "id": row.id,
         "customer_id": row.customer_id,
         "duplicate_outcome": row.duplicate_outcome,
-        "name": customer.masked_name,
-        "mobile": mask_mobile(mobile),
+        "name": masked_name,
+        "mobile": masked_mobile,
         "product": row.product,
         "amount": money(row.amount),
         "term_months": row.term_months,
@@ -37,12 +35,19 @@ def lead_answer(uow: UnitOfWork, config: IntakeConfig, row: Any) -> dict[str, An
     }
 
 
+def stored_lead_answer(uow: UnitOfWork, config: IntakeConfig, row: Any) -> dict[str, Any]:
+    """The answer for a stored lead, its customer's contacts masked."""
+    customer = orm.customer_by_id(uow.session, row.customer_id)
+    mobile = config.cipher.decrypt(uow.session, "customers.mobile", customer.mobile_enc) if customer.mobile_enc else ""
+    return lead_answer(row, masked_name=customer.masked_name, masked_mobile=mask_mobile(mobile))
+
+
 def read_lead(uow: UnitOfWork, *, config: IntakeConfig, principal: Principal, lead_id: str) -> dict[str, Any]:
     """A lead in the caller's scope; outside it, 404 as if it did not exist."""
     row = orm.lead_by_id(uow.session, lead_id)
     if row is None or not _in_scope(principal, row):
         raise NotFound("线索不存在")
-    return lead_answer(uow, config, row)
+    return stored_lead_answer(uow, config, row)
 
 
 def _in_scope(principal: Principal, row: Any) -> bool:

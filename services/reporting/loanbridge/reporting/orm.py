@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from loanbridge.common.tables import Timestamp
+
 metadata = sa.MetaData()
 
 event_archive = sa.Table(
@@ -16,9 +18,9 @@ event_archive = sa.Table(
     sa.Column("event_type", sa.String(120), nullable=False, index=True),
     sa.Column("subject", sa.String(64), nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
-    sa.Column("occurred_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("occurred_at", Timestamp, nullable=False, index=True),
     sa.Column("envelope", sa.Text, nullable=False),
-    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
 )
 
 lead_facts = sa.Table(
@@ -34,7 +36,7 @@ lead_facts = sa.Table(
     sa.Column("team_id", sa.String(36), nullable=True),
     sa.Column("amount", sa.Numeric(14, 2), nullable=False),
     sa.Column("business_day", sa.Date, nullable=False),
-    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
     sa.Column("last_sequence", sa.BigInteger, nullable=False),
     sa.Index("ix_lead_facts_day_channel_product", "business_day", "channel", "product"),
 )

@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 BACKLOG_REPORT_INTERVAL = 5.0
 PRUNE_INTERVAL = 600.0
 MAX_BACKOFF = 10.0
+MAX_IDLE_WAIT = 0.4
 
 
 class OutboxRelay:
@@ -48,15 +49,21 @@ class OutboxRelay:
     def run(self) -> None:
         """Relay until stopped, reconnecting with back-off when the broker or database fails."""
         backoff = 0.5
+        idle_wait = self.settings.relay_poll_interval
         while not self.stop.is_set():
             try:
                 self._ensure_publisher()
                 published = self.relay_batch()
                 backoff = 0.5
                 self._housekeeping()
-                if published == 0:
-                    self.runtime.outbox_written.wait(self.settings.relay_poll_interval)
-                    self.runtime.outbox_written.clear()
+                if published:
+                    idle_wait = self.settings.relay_poll_interval
+                    continue
+                # An idle outbox is polled less and less often, up to MAX_IDLE_WAIT; a commit in this process
+                # (embedded mode, resync) wakes the relay at once.
+                self.runtime.outbox_written.wait(idle_wait)
+                self.runtime.outbox_written.clear()
+                idle_wait = min(idle_wait * 2, MAX_IDLE_WAIT)
             except (*BROKER_ERRORS, PublishFailed) as exc:
                 log.warning("relay_broker_error", error=type(exc).__name__)
                 self._disconnect()
@@ -94,13 +101,14 @@ class OutboxRelay:
 
     def _ensure_publisher(self) -> ConfirmingPublisher:
         if self._publisher is None:
-            self._connection = connect(self._broker_url())
-            self._publisher = ConfirmingPublisher(self._connection, timeout=self.settings.confirm_timeout)
+            connection = connect(self._broker_url())
+            self._connection = connection
+            self._publisher = ConfirmingPublisher(connection, timeout=self.settings.confirm_timeout)
             self.connected.set()
             metrics.BROKER_UP.labels(self.runtime.name, "relay").set(1)
             log.info("relay_connected")
         else:
-            self._connection.heartbeat_check()
+            self._publisher.connection.heartbeat_check()
         return self._publisher
 
     def _broker_url(self) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from loanbridge.common import clock
@@ -107,14 +108,29 @@ class FieldCipher:
             raise DecryptionError(f"unknown ciphertext version {version}")
         try:
             return self._key(session, key_id).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], field.encode()).decode()
-        except InvalidTag as exc:
+        except (InvalidTag, ValueError) as exc:  # ValueError: a payload too short to hold a nonce
             raise DecryptionError("ciphertext does not open for this field") from exc
 
     def _active_key_id(self, session: Session) -> str:
-        if self._active_id is None:
-            with self._lock:
-                self._active_id = active_data_key_id(session) or create_data_key(session, self.kek)
-        return self._active_id
+        if self._active_id is not None:
+            return self._active_id
+        with self._lock:
+            key_id = active_data_key_id(session) or create_data_key(session, self.kek)
+        # Remember the key only once its row is committed: a key whose transaction rolled back is not stored,
+        # and values encrypted under it later would never open again (after a restart, in another process).
+        settled: list[bool] = []
+
+        def committed(_session: Session) -> None:
+            if not settled:
+                settled.append(True)
+                self._active_id = key_id
+
+        def rolled_back(_session: Session) -> None:
+            settled.append(False)
+
+        event.listen(session, "after_commit", committed)
+        event.listen(session, "after_rollback", rolled_back)
+        return key_id
 
     def _key(self, session: Session, key_id: str) -> AESGCM:
         cached = self._keys.get(key_id)

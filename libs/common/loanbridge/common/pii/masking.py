@@ -4,13 +4,13 @@ from __future__ import annotations
 
 
 def mask_mobile(mobile: str) -> str:
-    if len(mobile) < 7:
+    if len(mobile) <= 7:  # keeping 3 + 4 characters of 7 or fewer would show them all
         return "*" * len(mobile)
     return f"{mobile[:3]}{'*' * (len(mobile) - 7)}{mobile[-4:]}"
 
 
 def mask_id_number(id_number: str) -> str:
-    if len(id_number) < 8:
+    if len(id_number) <= 8:
         return "*" * len(id_number)
     return f"{id_number[:4]}{'*' * (len(id_number) - 8)}{id_number[-4:]}"
 

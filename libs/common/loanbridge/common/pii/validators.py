@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from loanbridge.common import clock
+
 MOBILE_PATTERN = re.compile(r"^1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])\d{8}$")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
@@ -47,7 +49,7 @@ def normalise_id_number(raw: str, *, today: date | None = None) -> str:
         born = id_birth_date(value)
     except ValueError as exc:
         raise ValueError("身份证号中的出生日期不存在") from exc
-    if not EARLIEST_BIRTH <= born <= (today or date.today()):
+    if not EARLIEST_BIRTH <= born <= (today or clock.business_date(clock.now())):
         raise ValueError("身份证号中的出生日期不合理")
     if id_check_char(value[:17]) != value[17]:
         raise ValueError("身份证号校验位不正确")

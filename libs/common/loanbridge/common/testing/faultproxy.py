@@ -42,6 +42,9 @@ class FaultProxy:
     def stop(self) -> None:
         self._stopped.set()
         self._close_all(reset=False)
+        # close() alone leaves the port listening while the accept loop still waits in accept(); shutdown wakes it.
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
 
     # --- faults -----------------------------------------------------------------------------------------
@@ -119,14 +122,19 @@ class FaultProxy:
     def _forget(self, sock: socket.socket) -> None:
         with self._lock:
             self._connections.discard(sock)
+        # Wake a thread blocked in recv() on it; a socket being reset must send no FIN before its RST.
         with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RD if _aborting(sock) else socket.SHUT_RDWR)
         sock.close()
 
     def _close_all(self, *, reset: bool) -> None:
         with self._lock:
             connections = list(self._connections)
             self._connections.clear()
+        if reset:
+            # Linger 0 on both ends of every pair first, so a pump thread closing its other end sends a RST too.
+            for sock in connections:
+                _set_linger_zero(sock)
         for sock in connections:
             if reset:
                 _abort(sock)
@@ -138,6 +146,22 @@ class FaultProxy:
 
 def _abort(sock: socket.socket) -> None:
     """Close with SO_LINGER 0: the peer sees a connection reset."""
+    _set_linger_zero(sock)
+    # A pump thread blocked in recv() keeps the socket alive past close(); SHUT_RD wakes it and sends nothing.
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
+    sock.close()
+
+
+def _set_linger_zero(sock: socket.socket) -> None:
     with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
+
+
+def _aborting(sock: socket.socket) -> bool:
+    """True for a socket being reset (linger 0) or already closed: it must not be shut down gracefully."""
+    try:
+        on, seconds = struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+    except OSError:
+        return True
+    return bool(on) and seconds == 0

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loanbridge.common import runtime as runtimes
+from loanbridge.common.app import Blueprint
 from loanbridge.common.errors import InvalidInput
 from loanbridge.common.schemas import load
 from loanbridge.identity import handlers

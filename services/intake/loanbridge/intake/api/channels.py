@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from loanbridge.common import runtime as runtimes
+from loanbridge.common.app import Blueprint
 from loanbridge.common.auth import requires
 from loanbridge.intake import handlers, views
 from loanbridge.intake.api.schemas import (

@@ -12,7 +12,14 @@ MAX_AMOUNT = Decimal("100000000")
 
 
 class LeadCreateSchema(BaseSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50, error="姓名长度应为 1-50 个字符"))
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=50, error="姓名长度应为 1-50 个字符"),
+            # A name of blanks alone would be stored as a customer with an empty masked name.
+            validate.Regexp(r"\s*\S", error="姓名不能为空"),
+        ],
+    )
     mobile = MobileField(required=True)
     id_number = IdNumberField()
     city = fields.String(required=True, validate=validate.Length(min=1, max=32))

@@ -6,11 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validates_schema
 
 from loanbridge.common import clock
 from loanbridge.common import runtime as runtimes
+from loanbridge.common.app import Blueprint
 from loanbridge.common.auth import requires
 from loanbridge.common.errors import InvalidInput
 from loanbridge.common.schemas import BaseSchema

@@ -8,12 +8,12 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
+from loanbridge.common.tables import BigId, Timestamp
+
 revision = "common_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -26,15 +26,15 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(64), nullable=False),
         sa.Column("sequence", sa.BigInteger, nullable=False),
         sa.Column("envelope", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("published_at", sa.DateTime, nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("published_at", Timestamp, nullable=True),
     )
     op.create_index("ix_outbox_pending", "outbox", ["published_at", "id"])
     op.create_table(
         "inbox",
         sa.Column("event_id", sa.String(36), primary_key=True),
         sa.Column("event_type", sa.String(120), nullable=False),
-        sa.Column("applied_at", sa.DateTime, nullable=False),
+        sa.Column("applied_at", Timestamp, nullable=False),
     )
     op.create_table(
         "event_sequences",
@@ -48,13 +48,13 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("status", sa.Integer, nullable=False),
         sa.Column("response", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
     )
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
     op.create_table(
         "access_audit",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("at", Timestamp, nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("resource", sa.String(128), nullable=False),
@@ -67,8 +67,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("wrapped_key", sa.String(255), nullable=False),
         sa.Column("kek_id", sa.String(32), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("retired_at", sa.DateTime, nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("retired_at", Timestamp, nullable=True),
     )
 
 

@@ -8,12 +8,12 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
+from loanbridge.common.tables import BigId, Timestamp
+
 revision = "identity_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -33,9 +33,9 @@ def upgrade() -> None:
         sa.Column("email_enc", sa.Text, nullable=True),
         sa.Column("active", sa.Boolean, nullable=False),
         sa.Column("failed_logins", sa.Integer, nullable=False),
-        sa.Column("locked_until", sa.DateTime, nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("locked_until", Timestamp, nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=False),
     )
     op.create_table(
         "teams",
@@ -43,8 +43,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False, unique=True),
         sa.Column("manager_id", sa.String(36), nullable=True, index=True),
         sa.Column("region", sa.String(32), nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=False),
     )
     op.create_table(
         "clients",
@@ -54,20 +54,20 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("partner_id", sa.String(36), nullable=True, unique=True),
         sa.Column("active", sa.Boolean, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
     )
     op.create_table(
         "signing_keys",
         sa.Column("kid", sa.String(32), primary_key=True),
         sa.Column("private_key_enc", sa.Text, nullable=False),
         sa.Column("public_jwk", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("retired_at", sa.DateTime, nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("retired_at", Timestamp, nullable=True),
     )
     op.create_table(
         "login_audit",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("at", sa.DateTime, nullable=False, index=True),
+        sa.Column("at", Timestamp, nullable=False, index=True),
         sa.Column("grant_type", sa.String(32), nullable=False),
         sa.Column("principal", sa.String(64), nullable=False),
         sa.Column("outcome", sa.String(32), nullable=False),

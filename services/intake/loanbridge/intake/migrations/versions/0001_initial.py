@@ -10,6 +10,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
+from loanbridge.common.tables import Timestamp
+
 revision = "intake_0001"
 down_revision = None
 branch_labels = None
@@ -36,8 +38,8 @@ def upgrade() -> None:
         sa.Column("id_number_bidx", sa.String(64), nullable=True, unique=True),
         sa.Column("city", sa.String(32), nullable=False),
         sa.Column("channel", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=False),
     )
     op.create_table(
         "leads",
@@ -56,8 +58,8 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("duplicate_outcome", sa.String(32), nullable=False),
         sa.Column("form", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False, index=True),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False, index=True),
+        sa.Column("updated_at", Timestamp, nullable=False),
         sa.UniqueConstraint("submitter_scope", "external_ref", name="uq_leads_external_ref"),
     )
     channels = op.create_table(
@@ -67,7 +69,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("partner_id", sa.String(36), nullable=True, unique=True),
         sa.Column("active", sa.Boolean, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
     )
     op.bulk_insert(
         channels,

@@ -8,6 +8,8 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
+from loanbridge.common.tables import Timestamp
+
 revision = "reporting_0001"
 down_revision = None
 branch_labels = None
@@ -21,9 +23,9 @@ def upgrade() -> None:
         sa.Column("event_type", sa.String(120), nullable=False, index=True),
         sa.Column("subject", sa.String(64), nullable=False),
         sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column("occurred_at", sa.DateTime, nullable=False, index=True),
+        sa.Column("occurred_at", Timestamp, nullable=False, index=True),
         sa.Column("envelope", sa.Text, nullable=False),
-        sa.Column("received_at", sa.DateTime, nullable=False),
+        sa.Column("received_at", Timestamp, nullable=False),
     )
     op.create_table(
         "lead_facts",
@@ -37,7 +39,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.String(36), nullable=True),
         sa.Column("amount", sa.Numeric(14, 2), nullable=False),
         sa.Column("business_day", sa.Date, nullable=False),
-        sa.Column("occurred_at", sa.DateTime, nullable=False),
+        sa.Column("occurred_at", Timestamp, nullable=False),
         sa.Column("last_sequence", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_lead_facts_day_channel_product", "lead_facts", ["business_day", "channel", "product"])
