@@ -1,22 +1,24 @@
 """Leads end to end, distributed mode: accepted leads per second through the gateway and directly against
 intake, and lead → KPI latency at a steady offered rate.
 
-    .venv/bin/python bench/leads_e2e.py [--leads 3000] [--clients 16] [--rate 100] [--seconds 30]
+    .venv/bin/python bench/leads_e2e.py [--seconds 20] [--connections 16] [--rate 100] [--steady-seconds 30]
 
-It starts its own stack (own databases and RabbitMQ virtual host on the local servers, as the integration
-suite does), so it needs MariaDB, RabbitMQ and nginx. Lead → KPI latency is measured per lead from its commit
-in intake (``leads.created_at``) to its commit in reporting's archive (``event_archive.received_at``), the
-row reporting's KPIs count.
+Throughput is offered by wrk (Debian package ``wrk``) as a partner's client posting unique leads; the steady
+run uses Python clients at a fixed rate. It starts its own stack (own databases and RabbitMQ virtual host on
+the local servers, as the integration suite does, but without the fault proxies), so it needs MariaDB,
+RabbitMQ and nginx. Lead → KPI latency is measured per lead from its commit in intake (``leads.created_at``)
+to its commit in reporting's archive (``event_archive.received_at``), the row reporting's KPIs count.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,22 +36,47 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def burst(base: str, partner: Partner, *, count: int, clients: int, seed: int, prefix: str) -> tuple[float, int]:
-    """Post ``count`` leads as fast as ``clients`` concurrent clients can; return (leads/s, non-201 answers)."""
-    rng = random.Random(seed)
-    bodies = [leads.lead(rng, external_ref=f"{prefix}-{n}") for n in range(count)]
-    local = threading.local()
+WRK_SCRIPT = """
+token = "%(token)s"
+local counter = 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+request = function()
+  counter = counter + 1
+  local n = tid * 10000000 + counter
+  local body = string.format(
+    '{"name":"王伟","mobile":"139%%08d","city":"济南","product":"house","amount":300000,' ..
+    '"term_months":36,"purpose":"经营周转","external_ref":"%(prefix)s-%%d"}', n %% 100000000, n)
+  return wrk.format("POST", "/api/intake/v1/leads",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
+"""
 
-    def post(body: dict) -> int:
-        if not hasattr(local, "api"):
-            local.api = Api(base, partner.api.session.headers["Authorization"].split()[1])
-        return local.api.post("/api/intake/v1/leads", json=body).status_code
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        statuses = list(pool.map(post, bodies))
-    elapsed = time.perf_counter() - started
-    return count / elapsed, sum(status != 201 for status in statuses)
+def burst(base: str, partner: Partner, *, seconds: int, connections: int, prefix: str) -> tuple[float, str]:
+    """Post leads as fast as wrk's ``connections`` can for ``seconds``; return (leads/s, wrk's error line)."""
+    token = partner.api.session.headers["Authorization"].split()[1]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"token": token, "prefix": prefix})
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, base],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    return rate, f"{errors.group(1)} non-2xx" if errors else "0 non-2xx"
+
+
+def drained(stack, admin: Api, partner: Partner) -> None:
+    """Wait until reporting counts every lead intake accepted for the partner."""
+
+    def caught_up() -> bool:
+        accepted = stack.sql("intake", "SELECT COUNT(*) FROM leads WHERE channel = :c", c=partner.channel)[0][0]
+        return kpi_leads(admin, channel=partner.channel) == accepted and stack.outbox_backlog("intake") == 0
+
+    wait_until(caught_up, timeout=300, message="reporting caught up")
 
 
 def steady(stack, partner: Partner, *, rate: float, seconds: float, seed: int) -> list[float]:
@@ -90,13 +117,13 @@ def steady(stack, partner: Partner, *, rate: float, seconds: float, seed: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=3000, help="leads per throughput burst")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients in the bursts")
+    parser.add_argument("--seconds", type=int, default=20, help="length of each throughput burst")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections in the bursts")
     parser.add_argument("--rate", type=float, default=100.0, help="offered leads/s for the latency run")
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
+    parser.add_argument("--steady-seconds", type=float, default=30.0, help="length of the latency run")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as stack:
+    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False) as stack:
         stack.cli("create-admin", "--username", "bench", "--password", "bench-admin-1")
         admin = Api(stack.gateway, password_token(stack.gateway, "bench", "bench-admin-1"))
         gateway_partner = register_partner(stack, admin, "压测合作方一")
@@ -111,26 +138,23 @@ def main() -> None:
             )
 
         via_gateway, gateway_errors = burst(
-            stack.gateway, gateway_partner, count=args.leads, clients=args.clients, seed=1, prefix="gw"
+            stack.gateway, gateway_partner, seconds=args.seconds, connections=args.connections, prefix="gw"
         )
+        drained(stack, admin, gateway_partner)
         direct, direct_errors = burst(
-            stack.web_url("intake"), direct_partner, count=args.leads, clients=args.clients, seed=2, prefix="direct"
+            stack.web_url("intake"), direct_partner, seconds=args.seconds, connections=args.connections, prefix="direct"
         )
-        wait_until(
-            lambda: kpi_leads(admin, channel=gateway_partner.channel) == args.leads,
-            timeout=180,
-            message="burst leads in KPIs",
-        )
-        latencies = steady(stack, steady_partner, rate=args.rate, seconds=args.seconds, seed=3)
+        drained(stack, admin, direct_partner)
+        latencies = steady(stack, steady_partner, rate=args.rate, seconds=args.steady_seconds, seed=3)
 
     print(
-        f"leads accepted through the gateway: {via_gateway:8.1f} /s  ({args.leads} leads, {args.clients} clients, "
-        f"{gateway_errors} non-201)"
+        f"leads accepted through the gateway: {via_gateway:7.1f} /s  "
+        f"(wrk, {args.connections} connections, {args.seconds} s; {gateway_errors})"
     )
-    print(f"leads accepted by intake directly:  {direct:8.1f} /s  ({direct_errors} non-201)")
-    print(f"gateway / direct:                   {via_gateway / direct:8.2f}")
+    print(f"leads accepted by intake directly:  {direct:7.1f} /s  ({direct_errors})")
+    print(f"gateway / direct:                   {via_gateway / direct:7.2f}")
     print(
-        f"lead -> KPI latency at {args.rate:.0f} leads/s for {args.seconds:.0f} s ({len(latencies)} leads): "
+        f"lead -> KPI latency at {args.rate:.0f} leads/s for {args.steady_seconds:.0f} s ({len(latencies)} leads): "
         f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms, "
         f"max {max(latencies):.0f} ms"
     )

@@ -72,12 +72,13 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_applies_nothing_twice(st
     assert stack.metric(worker, "loanbridge_events_redelivered_total") > 0, "the kill caused no redelivery"
 
     # A crash between the commit and the acknowledgement: the redelivered event is dropped by the inbox.
-    stack.restart("reporting-worker", extra_env={"LOANBRIDGE_FAILPOINTS": "consumer.after_commit=exit@3"})
+    stack.restart("reporting-worker", extra_env={"LOANBRIDGE_FAILPOINTS": "consumer.after_commit=exit@1"})
     post_leads(partner, rng, 10, "after-commit")
     wait_until(lambda: stack.pid("reporting-worker") is None, timeout=30, message="worker died at the failpoint")
     stack.restart("reporting-worker")
     wait_for_kpi(admin, partner, 310)
     assert stack.metric(worker, "loanbridge_events_duplicates_total") >= 1
+    assert stack.metric(worker, "loanbridge_events_retried_total") == 0, "a redelivery was treated as a failure"
     assert stack.sql("reporting", "SELECT COUNT(*) FROM lead_facts WHERE channel = :c", c=partner.channel)[0][0] == 310
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -55,7 +56,7 @@ def test_unit_of_work_that_is_not_committed_leaves_no_outbox_row_and_no_state(
     with make_uow() as uow:
         emit_lead_created(uow)
         uow.audit(actor="user-1", action="read", resource="customer/1")
-        uow.mark_applied(received_event())
+        insert_inbox_row(uow, received_event())
 
     assert count(database, outbox) == 0
     assert count(database, event_sequences) == 0
@@ -173,22 +174,28 @@ def test_rolled_back_event_does_not_use_up_a_sequence_number(make_uow: MakeUow) 
         assert emit_lead_created(uow, "lead-a").sequence == 2
 
 
+def insert_inbox_row(uow: UnitOfWork, event: Envelope) -> None:
+    """A plain insert into the inbox: the same event twice is an IntegrityError."""
+    uow.session.execute(
+        inbox.insert().values(event_id=event.id, event_type=event.type, applied_at=datetime(2026, 1, 1))
+    )
+
+
 # --- inbox ----------------------------------------------------------------------------------------------------------
 
 
-def test_event_is_already_applied_only_after_its_inbox_row_commits(make_uow: MakeUow) -> None:
+def test_an_event_is_claimed_once_and_only_by_a_committed_unit_of_work(make_uow: MakeUow) -> None:
     event = received_event()
     with make_uow() as uow:
-        assert not uow.already_applied(event)
-        uow.mark_applied(event)
+        assert uow.claim(event)  # rolled back: the claim goes with it
     with make_uow() as uow:
-        assert not uow.already_applied(event)
-        uow.mark_applied(event)
+        assert uow.claim(event)
+        assert not uow.claim(event)
         uow.commit()
 
     with make_uow() as uow:
-        assert uow.already_applied(event)
-        assert not uow.already_applied(received_event("3f0c1d7e-0000-4000-8000-000000000002"))
+        assert not uow.claim(event)
+        assert uow.claim(received_event("3f0c1d7e-0000-4000-8000-000000000002"))
 
 
 # --- run_transaction ------------------------------------------------------------------------------------------------
@@ -210,8 +217,8 @@ def test_run_transaction_reruns_the_handler_after_an_integrity_error(make_uow: M
         runs.append(1)
         emit_lead_created(uow)
         if len(runs) == 1:
-            uow.mark_applied(received_event())
-            uow.mark_applied(received_event())  # the same primary key twice: IntegrityError
+            insert_inbox_row(uow, received_event())
+            insert_inbox_row(uow, received_event())  # the same primary key twice: IntegrityError
         return "second run"
 
     assert run_transaction(make_uow, apply_once) == "second run"
@@ -271,13 +278,13 @@ def test_second_run_of_conflicting_transaction_returns_first_result(database: Da
 def test_persistent_conflict_becomes_a_409_not_a_raw_database_error(make_uow: MakeUow, database: Database) -> None:
     runs: list[int] = []
     with make_uow() as uow:
-        uow.mark_applied(received_event())
+        insert_inbox_row(uow, received_event())
         uow.commit()
 
     def always_conflicts(uow: UnitOfWork) -> None:
         runs.append(1)
         emit_lead_created(uow)
-        uow.mark_applied(received_event())
+        insert_inbox_row(uow, received_event())
 
     with pytest.raises(Conflict) as raised:
         run_transaction(make_uow, always_conflicts, attempts=3)

@@ -62,6 +62,10 @@ class Blueprint(smorest.Blueprint):
 
     ARGUMENTS_PARSER = _StrictQueryParser()
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        # webargs instantiates a schema class on every request; an instance is built once and reused.
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
 
 class ServiceApi(Api):
     """flask-smorest's Api with the suite's error shape."""

@@ -56,6 +56,11 @@ class Runtime:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.database, self.name, on_events_committed=self.outbox_written.set)
 
+    def autocommit(self, handler: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a single-statement use case on an autocommit connection (no transaction round trips)."""
+        with self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return handler(connection, **kwargs)
+
     def transaction(self, handler: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a use case in its own unit of work, re-running it once on a unique-key conflict."""
         return run_transaction(self.unit_of_work, handler, **kwargs)

@@ -12,10 +12,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from loanbridge.common import clock, context
@@ -122,25 +123,33 @@ class UnitOfWork:
                 {"subject": subject},
             ).scalar_one()
         # MySQL's sequence idiom: LAST_INSERT_ID(expr) makes the new value the statement's insert id.
-        result = self.session.execute(
-            sa.text(
-                "INSERT INTO event_sequences (subject, last_sequence) VALUES (:subject, LAST_INSERT_ID(1)) "
-                "ON DUPLICATE KEY UPDATE last_sequence = LAST_INSERT_ID(last_sequence + 1)"
+        result = cast(
+            CursorResult,
+            self.session.execute(
+                sa.text(
+                    "INSERT INTO event_sequences (subject, last_sequence) VALUES (:subject, LAST_INSERT_ID(1)) "
+                    "ON DUPLICATE KEY UPDATE last_sequence = LAST_INSERT_ID(last_sequence + 1)"
+                ),
+                {"subject": subject},
             ),
-            {"subject": subject},
         )
-        return int(result.lastrowid)  # type: ignore[attr-defined]
+        return int(result.lastrowid)
 
-    def already_applied(self, envelope: Envelope) -> bool:
-        """True when this service has already applied the event (a redelivery)."""
-        found = self.session.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id == envelope.id)).first()
-        return found is not None
+    def claim(self, envelope: Envelope) -> bool:
+        """Record the event as applied by this transaction; False when it already was (a redelivery).
 
-    def mark_applied(self, envelope: Envelope) -> None:
-        """Record the event as applied, in the same transaction as its effects."""
-        self.session.execute(
-            inbox.insert().values(event_id=envelope.id, event_type=envelope.type, applied_at=naive_utc(clock.now()))
+        One statement that ignores a duplicate key: a concurrent claim of the same event waits for the first
+        to commit, then finds it.
+        """
+        statement = (
+            inbox.insert()
+            .prefix_with("IGNORE", dialect="mysql")
+            .prefix_with("IGNORE", dialect="mariadb")
+            .prefix_with("OR IGNORE", dialect="sqlite")
+            .values(event_id=envelope.id, event_type=envelope.type, applied_at=naive_utc(clock.now()))
         )
+        result = cast(CursorResult, self.session.execute(statement))
+        return result.rowcount == 1
 
     def audit(self, *, actor: str, action: str, resource: str, fields: list[str] | None = None) -> None:
         """Append to the access audit (who read or changed what; field names, never values)."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from loanbridge.common.cache import TtlCache
 from loanbridge.common.config import Env
 from loanbridge.common.pii.crypto import BlindIndex, FieldCipher, blind_index_from_env, field_cipher_from_env
 from loanbridge.intake.domain.leads import SHANDONG_CITIES
+
+# Channels and partner quotas are read on every lead; a change reaches every process within this many seconds.
+REFERENCE_DATA_TTL = 5.0
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,8 @@ class IntakeConfig:
     blind_index: BlindIndex
     partner_quota_per_minute: int = 600
     cities: tuple[str, ...] = SHANDONG_CITIES
+    channels: TtlCache[Any] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
+    quotas: TtlCache[int] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> IntakeConfig:

@@ -43,24 +43,31 @@ def _now() -> datetime:
 
 
 # --- partner quota ------------------------------------------------------------------------------------------
-def consume_partner_quota(uow: UnitOfWork, *, config: IntakeConfig, partner_id: str) -> int | None:
-    """Count one request against the partner's minute; return seconds to wait when over quota, else None."""
+def consume_partner_quota(connection: sa.Connection, *, config: IntakeConfig, partner_id: str) -> int | None:
+    """Count one request against the partner's minute; return seconds to wait when over quota, else None.
+
+    Runs on an autocommit connection, outside the lead's transaction: one statement, and the counter row is
+    never held locked while a lead is written.
+    """
     now = clock.now()
     window = quota.window_start(now)
-    limit = orm.partner_quota(uow.session, partner_id) or config.partner_quota_per_minute
-    used = orm.count_quota_use(uow.session, partner_id, window)
+    limit = config.quotas.get(
+        partner_id, lambda: orm.partner_quota(connection, partner_id) or config.partner_quota_per_minute
+    )
+    used = orm.count_quota_use(connection, partner_id, window)
     if used == 1:
-        orm.forget_old_quota_windows(uow.session, partner_id, window)
-    return quota.retry_after(now) if used > limit else None
+        orm.forget_old_quota_windows(connection, partner_id, window)
+    return quota.retry_after(now) if limit is not None and used > limit else None
 
 
-def set_partner_quota(uow: UnitOfWork, *, partner_id: str, per_minute: int) -> dict[str, Any]:
+def set_partner_quota(uow: UnitOfWork, *, config: IntakeConfig, partner_id: str, per_minute: int) -> dict[str, Any]:
     """Set a partner's requests-per-minute quota."""
     table = orm.partner_quotas
     if orm.partner_quota(uow.session, partner_id) is None:
         uow.session.execute(table.insert().values(partner_id=partner_id, per_minute=per_minute))
     else:
         uow.session.execute(table.update().where(table.c.partner_id == partner_id).values(per_minute=per_minute))
+    config.quotas.forget(partner_id)
     return {"partner_id": partner_id, "per_minute": per_minute}
 
 
@@ -83,9 +90,11 @@ def create_channel(uow: UnitOfWork, *, code: str, name: str, kind: str, partner_
     return row
 
 
-def _lead_channel(uow: UnitOfWork, principal: Principal, requested: str | None) -> str:
+def _lead_channel(uow: UnitOfWork, config: IntakeConfig, principal: Principal, requested: str | None) -> str:
     if principal.partner_id:
-        own = orm.channel_of_partner(uow.session, principal.partner_id)
+        own = config.channels.get(
+            ("partner", principal.partner_id), lambda: orm.channel_of_partner(uow.session, principal.partner_id)
+        )
         if own is None:
             raise InvalidInput.for_field("channel", "该合作方尚未配置渠道,请联系管理员")
         if requested not in (None, own.code):
@@ -93,7 +102,7 @@ def _lead_channel(uow: UnitOfWork, principal: Principal, requested: str | None) 
         return own.code
     if requested is None:
         raise InvalidInput.for_field("channel", "此字段为必填项")
-    channel = orm.channel_by_code(uow.session, requested)
+    channel = config.channels.get(("code", requested), lambda: orm.channel_by_code(uow.session, requested))
     if channel is None or not channel.active:
         raise InvalidInput.for_field("channel", "渠道不存在或已停用")
     return channel.code
@@ -126,7 +135,7 @@ def submit_lead(
             return LeadAnswer(body=stored_lead_answer(uow, config, earlier), replayed=True)
 
     _check_lead_values(config, lead)
-    channel = _lead_channel(uow, principal, lead.get("channel"))
+    channel = _lead_channel(uow, config, principal, lead.get("channel"))
     customer, is_new = _find_or_create_customer(uow, config, lead, channel)
     outcome = duplicate_outcome(customer_is_new=is_new, owner_id=None, submitter_id=principal.subject)
     now = _now()

@@ -85,7 +85,8 @@ def customer_by_indexes(session: Session, *, id_number_bidx: str | None, mobile_
     match = customers.c.mobile_bidx == mobile_bidx
     if id_number_bidx is not None:
         match = sa.or_(customers.c.id_number_bidx == id_number_bidx, match)
-    rows = session.execute(sa.select(customers).where(match)).all()
+    columns = (customers.c.id, customers.c.masked_name, customers.c.id_number_bidx, customers.c.mobile_bidx)
+    rows = session.execute(sa.select(*columns).where(match)).all()
     by_id_number = [row for row in rows if id_number_bidx is not None and row.id_number_bidx == id_number_bidx]
     return (by_id_number or rows or [None])[0]
 
@@ -112,18 +113,18 @@ def channel_of_partner(session: Session, partner_id: str) -> Any:
     return session.execute(sa.select(channels).where(channels.c.partner_id == partner_id)).first()
 
 
-def partner_quota(session: Session, partner_id: str) -> int | None:
+def partner_quota(session: Session | sa.Connection, partner_id: str) -> int | None:
     row = session.execute(
         sa.select(partner_quotas.c.per_minute).where(partner_quotas.c.partner_id == partner_id)
     ).first()
     return row.per_minute if row else None
 
 
-def count_quota_use(session: Session, partner_id: str, window_start: int) -> int:
+def count_quota_use(connection: sa.Connection, partner_id: str, window_start: int) -> int:
     """Add one request to a partner's window and return the window's count, in one atomic statement."""
     params = {"partner_id": partner_id, "window_start": window_start}
-    if session.get_bind().dialect.name == "sqlite":
-        return session.execute(
+    if connection.dialect.name == "sqlite":
+        return connection.execute(
             sa.text(
                 "INSERT INTO partner_quota_usage (partner_id, window_start, used) "
                 "VALUES (:partner_id, :window_start, 1) "
@@ -132,7 +133,7 @@ def count_quota_use(session: Session, partner_id: str, window_start: int) -> int
             params,
         ).scalar_one()
     # LAST_INSERT_ID(expr) makes the new count the statement's insert id: no second round trip.
-    result = session.execute(
+    result = connection.execute(
         sa.text(
             "INSERT INTO partner_quota_usage (partner_id, window_start, used) "
             "VALUES (:partner_id, :window_start, LAST_INSERT_ID(1)) "
@@ -143,8 +144,8 @@ def count_quota_use(session: Session, partner_id: str, window_start: int) -> int
     return int(result.lastrowid)
 
 
-def forget_old_quota_windows(session: Session, partner_id: str, before: int) -> None:
-    session.execute(
+def forget_old_quota_windows(connection: sa.Connection, partner_id: str, before: int) -> None:
+    connection.execute(
         partner_quota_usage.delete().where(
             partner_quota_usage.c.partner_id == partner_id, partner_quota_usage.c.window_start < before
         )

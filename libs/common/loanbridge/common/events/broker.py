@@ -9,6 +9,7 @@ retry and dead-letter paths can return one).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,17 @@ def connect(url: str) -> Connection:
     )
     connection.connect()
     return connection
+
+
+def keep_alive(connection: Connection) -> None:
+    """Read what the broker sent (its heartbeats) and send ours when due.
+
+    Call it about once a second on a connection that is otherwise only written to: py-amqp counts only bytes it
+    has read, so a publisher that never reads would take the broker for dead after two heartbeat intervals.
+    """
+    with contextlib.suppress(TimeoutError):
+        connection.drain_events(timeout=0)
+    connection.heartbeat_check()
 
 
 @dataclass(frozen=True)

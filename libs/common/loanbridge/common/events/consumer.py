@@ -1,5 +1,8 @@
-"""The AMQP consumer: applies each delivery through the inbox and acknowledges only after the commit.
+"""The AMQP consumer: applies deliveries through the inbox and acknowledges only after the commit.
 
+What the broker has already pushed (up to one prefetch window) is applied as a batch in one transaction and
+acknowledged with one ``multiple`` ack; if any event of the batch fails, the batch is applied one event at a time
+so that only the failing one is retried. While the database is unreachable the batch is held, unacknowledged.
 A failing event is republished (with confirms) to a delayed-retry hold queue and only then acknowledged; after
 its last attempt it goes to the dead-letter queue. A ``NotYet`` goes to delayed retry on a separate, larger
 budget that does not count as failure. A consumer that dies mid-message never acks, so the broker redelivers;
@@ -16,6 +19,7 @@ import amqp
 import structlog
 
 from loanbridge.common import clock, failpoints, metrics
+from loanbridge.common.db import is_connection_error
 from loanbridge.common.errors import DomainError
 from loanbridge.common.events.broker import (
     BROKER_ERRORS,
@@ -23,10 +27,11 @@ from loanbridge.common.events.broker import (
     Outgoing,
     PublishFailed,
     connect,
+    keep_alive,
 )
 from loanbridge.common.events.envelope import Envelope
 from loanbridge.common.events.errors import NotYet
-from loanbridge.common.events.inbox import apply_event
+from loanbridge.common.events.inbox import apply_event, apply_events
 from loanbridge.common.events.topology import ServiceQueues
 from loanbridge.common.runtime import Runtime
 
@@ -37,6 +42,11 @@ NOT_YET_HEADER = "x-loanbridge-not-yet"
 ERROR_HEADER = "x-loanbridge-error"
 FAILED_AT_HEADER = "x-loanbridge-failed-at"
 MAX_BACKOFF = 10.0
+DATABASE_RETRY_SECONDS = 1.0
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The service's database did not answer while applying an event."""
 
 
 def error_label(exc: BaseException) -> str:
@@ -44,6 +54,10 @@ def error_label(exc: BaseException) -> str:
     if isinstance(exc, DomainError):
         return f"{type(exc).__name__}:{exc.code}"
     return type(exc).__name__
+
+
+def _headers(message: amqp.Message) -> dict[str, Any]:
+    return dict(message.properties.get("application_headers") or {})
 
 
 class EventConsumer:
@@ -83,15 +97,68 @@ class EventConsumer:
         self._publisher = ConfirmingPublisher(self._publish_connection, timeout=self.settings.confirm_timeout)
         channel = self._connection.channel()
         channel.basic_qos(0, self.settings.prefetch, False)
-        channel.basic_consume(self.queues.main, callback=lambda message: self._on_message(channel, message))
+        received: list[amqp.Message] = []
+        channel.basic_consume(self.queues.main, callback=received.append)
         self.connected.set()
         metrics.BROKER_UP.labels(self.runtime.name, "consumer").set(1)
         log.info("consumer_started", queue=self.queues.main)
         while not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
                 self._connection.drain_events(timeout=1.0)
+                self._gather(received)
+            if received:
+                # Deliveries that arrive while this batch is handled wait for the next one.
+                batch = received[:]
+                received.clear()
+                self._handle_batch(channel, batch)
             self._connection.heartbeat_check()
-            self._publish_connection.heartbeat_check()
+            keep_alive(self._publish_connection)
+
+    def _gather(self, received: list[amqp.Message]) -> None:
+        """Take whatever else the broker has already sent, up to one prefetch window, without waiting."""
+        while len(received) < self.settings.prefetch:
+            try:
+                self._connection.drain_events(timeout=0)
+            except TimeoutError:
+                return
+
+    def _handle_batch(self, channel: Any, messages: list[amqp.Message]) -> None:
+        """Apply a batch in one transaction and acknowledge it at once; if any event fails, handle each alone.
+
+        Every message of the batch is settled (applied, retried or dead-lettered) before the single ``ack``
+        with ``multiple``, so the acknowledgement never covers an unsettled message.
+        """
+        readable: list[tuple[amqp.Message, Envelope]] = []
+        for message in messages:
+            envelope = self._read(message)
+            if envelope is not None:
+                readable.append((message, envelope))
+        while not self._settle(readable):
+            # The database is unreachable: that is no event's fault. Hold the batch (unacknowledged, so the
+            # broker keeps it for us and counts no redelivery) and try again once it answers.
+            keep_alive(self._connection)
+            keep_alive(self._publish_connection)
+            if self.stop.wait(DATABASE_RETRY_SECONDS):
+                raise DatabaseUnavailableError("stopping while the database is unreachable")
+        channel.basic_ack(messages[-1].delivery_info["delivery_tag"], multiple=True)
+
+    def _settle(self, readable: list[tuple[amqp.Message, Envelope]]) -> bool:
+        """Apply the batch, isolating a failing event; False if the database could not be reached."""
+        try:
+            failpoints.hit("consumer.before_apply")
+            apply_events(self.runtime, [envelope for _message, envelope in readable])
+            failpoints.hit("consumer.after_commit")
+            return True
+        except Exception as exc:
+            if is_connection_error(exc):
+                log.warning("consumer_database_unavailable", error=type(exc).__name__)
+                return False
+        try:
+            for message, envelope in readable:
+                self._handle_one(message, envelope)
+        except DatabaseUnavailableError:
+            return False
+        return True
 
     def _disconnect(self) -> None:
         self.connected.clear()
@@ -103,28 +170,31 @@ class EventConsumer:
         self._connection = self._publish_connection = None
         self._publisher = None
 
-    def _on_message(self, channel: Any, message: amqp.Message) -> None:
-        delivery_tag = message.delivery_info["delivery_tag"]
-        headers = dict(message.properties.get("application_headers") or {})
+    def _read(self, message: amqp.Message) -> Envelope | None:
+        """The message's envelope; an unreadable message goes straight to the dead-letter queue."""
         try:
             envelope = Envelope.from_json(message.body)
         except (ValueError, TypeError) as exc:
             log.error("event_unreadable", message_id=message.properties.get("message_id"))
-            self._dead_letter(message, headers, exc, event_type=str(message.properties.get("type", "unknown")))
-            channel.basic_ack(delivery_tag)
-            return
+            self._dead_letter(message, _headers(message), exc, event_type=str(message.properties.get("type", "?")))
+            return None
         if message.delivery_info.get("redelivered"):
             metrics.EVENTS_REDELIVERED.labels(self.runtime.name, envelope.type).inc()
+        return envelope
+
+    def _handle_one(self, message: amqp.Message, envelope: Envelope) -> None:
+        """Apply one event; on failure send it to delayed retry or, after its last attempt, the DLQ."""
         try:
             failpoints.hit("consumer.before_apply")
             apply_event(self.runtime, envelope)
             failpoints.hit("consumer.after_commit")
         except NotYet:
-            self._retry_not_yet(message, headers, envelope)
+            self._retry_not_yet(message, _headers(message), envelope)
         except Exception as exc:
+            if is_connection_error(exc):
+                raise DatabaseUnavailableError(type(exc).__name__) from exc
             log.warning("event_failed", event_type=envelope.type, event_id=envelope.id, error=error_label(exc))
-            self._retry_failed(message, headers, envelope, exc)
-        channel.basic_ack(delivery_tag)
+            self._retry_failed(message, _headers(message), envelope, exc)
 
     def _retry_failed(self, message: amqp.Message, headers: dict, envelope: Envelope, exc: BaseException) -> None:
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1

@@ -28,23 +28,32 @@ def apply_event(runtime: Runtime, envelope: Envelope) -> Outcome:
 
     Raises whatever the handler raises (``NotYet`` included); nothing is committed then.
     """
+    return apply_events(runtime, [envelope])[0]
+
+
+def apply_events(runtime: Runtime, envelopes: list[Envelope]) -> list[Outcome]:
+    """Apply several events in one transaction (a consumer's batch): all commit, or none does.
+
+    Raises whatever a handler raises; the caller then applies the events one by one to isolate the failure.
+    """
+    outcomes = runtime.transaction(lambda uow: [_apply(runtime, uow, envelope) for envelope in envelopes])
+    for envelope, outcome in zip(envelopes, outcomes, strict=True):
+        if outcome is not Outcome.NOT_SUBSCRIBED:
+            counter = metrics.EVENTS_CONSUMED if outcome is Outcome.APPLIED else metrics.EVENTS_DUPLICATE
+            counter.labels(runtime.name, envelope.type).inc()
+    return outcomes
+
+
+def _apply(runtime: Runtime, uow: UnitOfWork, envelope: Envelope) -> Outcome:
     handler = runtime.spec.subscriptions.get(envelope.routing_key)
     if handler is None:
         log.warning("event_not_subscribed", event_type=envelope.type, routing_key=envelope.routing_key)
         return Outcome.NOT_SUBSCRIBED
-
-    def apply(uow: UnitOfWork) -> Outcome:
-        if uow.already_applied(envelope):
-            return Outcome.DUPLICATE
-        handler(uow, envelope)
-        uow.mark_applied(envelope)
-        return Outcome.APPLIED
-
+    if not uow.claim(envelope):
+        return Outcome.DUPLICATE
     cause = context.Cause(
         correlation_id=envelope.correlationid, causation_id=envelope.id, actor=f"system:{runtime.name}"
     )
     with context.caused_by(cause):
-        outcome = runtime.transaction(apply)
-    counter = metrics.EVENTS_CONSUMED if outcome is Outcome.APPLIED else metrics.EVENTS_DUPLICATE
-    counter.labels(runtime.name, envelope.type).inc()
-    return outcome
+        handler(uow, envelope)
+    return Outcome.APPLIED

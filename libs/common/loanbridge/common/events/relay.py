@@ -20,6 +20,7 @@ from loanbridge.common.events.broker import (
     Outgoing,
     PublishFailed,
     connect,
+    keep_alive,
 )
 from loanbridge.common.events.envelope import MESSAGE_CONTENT_TYPE
 from loanbridge.common.events.topology import EXCHANGE
@@ -108,7 +109,7 @@ class OutboxRelay:
             metrics.BROKER_UP.labels(self.runtime.name, "relay").set(1)
             log.info("relay_connected")
         else:
-            self._publisher.connection.heartbeat_check()
+            keep_alive(self._publisher.connection)
         return self._publisher
 
     def _broker_url(self) -> str:

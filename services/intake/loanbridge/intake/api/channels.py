@@ -43,4 +43,5 @@ class PartnerQuota(MethodView):
     @blp.response(200, PartnerQuotaAnswerSchema)
     def put(self, data: dict[str, Any], partner_id: str) -> dict[str, Any]:
         """Set a partner's lead submissions per minute (beyond it: 429 with Retry-After)."""
-        return runtimes.current().transaction(handlers.set_partner_quota, partner_id=partner_id, **data)
+        runtime = runtimes.current()
+        return runtime.transaction(handlers.set_partner_quota, config=runtime.config, partner_id=partner_id, **data)

@@ -45,7 +45,7 @@ class Leads(MethodView):
         """Submit a lead. ``external_ref`` or an Idempotency-Key makes retries safe."""
         runtime, principal = runtimes.current(), current_principal()
         if principal.partner_id:
-            wait = runtime.transaction(
+            wait = runtime.autocommit(
                 handlers.consume_partner_quota, config=runtime.config, partner_id=principal.partner_id
             )
             if wait is not None:
