@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := identity intake workflow risk notify reporting
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test test-unit test-integration up down status lint format bench clean
+.PHONY: install run test test-unit test-integration test-embedded up down status lint format clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -16,6 +16,9 @@ $(INSTALLED): constraints.txt requirements-dev.txt libs/common/pyproject.toml $(
 
 install: $(INSTALLED)
 
+run: $(INSTALLED)
+	$(BIN)/loanbridge run --port $${PORT:-8000}
+
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
@@ -24,6 +27,9 @@ test-unit: $(INSTALLED)
 
 test-integration: $(INSTALLED)
 	$(BIN)/python -m pytest tests/integration
+
+test-embedded: $(INSTALLED)
+	$(BIN)/python -m pytest tests/embedded
 
 up: $(INSTALLED)
 	$(BIN)/loanbridge up

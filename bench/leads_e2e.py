@@ -1,7 +1,8 @@
 """Leads end to end, distributed mode: accepted leads per second through the gateway and directly against
 intake, and lead → KPI latency at a steady offered rate.
 
-    .venv/bin/python bench/leads_e2e.py [--seconds 20] [--connections 16] [--rate 100] [--steady-seconds 30]
+    .venv/bin/python bench/leads_e2e.py [--embedded] [--seconds 20] [--connections 16] [--rate 100]
+                                        [--steady-seconds 30]
 
 Throughput is offered by wrk (Debian package ``wrk``) as a partner's client posting unique leads; the steady
 run uses Python clients at a fixed rate. It starts its own stack (own databases and RabbitMQ virtual host on
@@ -21,12 +22,14 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from loanbridge.common.testing.waiting import wait_until  # noqa: E402
+from tests.embedded.support import EmbeddedProcess  # noqa: E402
 from tests.integration import leads  # noqa: E402
 from tests.integration.support import Api, Partner, kpi_leads, password_token, register_partner, running_stack  # noqa: E402
 
@@ -74,7 +77,7 @@ def drained(stack, admin: Api, partner: Partner) -> None:
 
     def caught_up() -> bool:
         accepted = stack.sql("intake", "SELECT COUNT(*) FROM leads WHERE channel = :c", c=partner.channel)[0][0]
-        return kpi_leads(admin, channel=partner.channel) == accepted and stack.outbox_backlog("intake") == 0
+        return kpi_leads(admin, channel=partner.channel) == accepted
 
     wait_until(caught_up, timeout=300, message="reporting caught up")
 
@@ -112,35 +115,50 @@ def steady(stack, partner: Partner, *, rate: float, seconds: float, seed: int) -
             "SELECT subject, received_at FROM event_archive WHERE event_type = 'intake.lead.created'",
         )
     )
-    return [(received[lead_id] - created[lead_id]).total_seconds() * 1000 for lead_id in ids if lead_id in received]
+    return [
+        (as_datetime(received[lead_id]) - as_datetime(created[lead_id])).total_seconds() * 1000
+        for lead_id in ids
+        if lead_id in received
+    ]
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    """SQLite hands timestamps back as text to a raw query; MariaDB as datetimes."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedded", action="store_true", help="measure the embedded mode (loanbridge run)")
     parser.add_argument("--seconds", type=int, default=20, help="length of each throughput burst")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections in the bursts")
     parser.add_argument("--rate", type=float, default=100.0, help="offered leads/s for the latency run")
     parser.add_argument("--steady-seconds", type=float, default=30.0, help="length of the latency run")
     args = parser.parse_args()
+    if args.embedded:
+        measure_embedded(args)
+    else:
+        measure_distributed(args)
 
+
+def partners(stack, names: list[str]) -> tuple[Api, list[Partner]]:
+    """The bench's admin and partners, each partner's quota lifted out of the way."""
+    stack.cli("create-admin", "--username", "bench", "--password", "bench-admin-1")
+    admin = Api(stack.gateway, password_token(stack.gateway, "bench", "bench-admin-1"))
+    made = [register_partner(stack, admin, name) for name in names]
+    for partner in made:
+        lifted = admin.put(f"/api/intake/v1/partners/{partner.partner_id}/quota", json={"per_minute": 100000})
+        assert lifted.status_code == 200, lifted.text
+    return admin, made
+
+
+def measure_distributed(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False) as stack:
-        stack.cli("create-admin", "--username", "bench", "--password", "bench-admin-1")
-        admin = Api(stack.gateway, password_token(stack.gateway, "bench", "bench-admin-1"))
-        gateway_partner = register_partner(stack, admin, "压测合作方一")
-        direct_partner = register_partner(stack, admin, "压测合作方二")
-        steady_partner = register_partner(stack, admin, "压测合作方三")
-        for partner in (gateway_partner, direct_partner, steady_partner):
-            assert (
-                admin.put(
-                    f"/api/intake/v1/partners/{partner.partner_id}/quota", json={"per_minute": 100000}
-                ).status_code
-                == 200
-            )
-
+        admin, (via_gateway_partner, direct_partner, steady_partner) = partners(stack, ["压测一", "压测二", "压测三"])
         via_gateway, gateway_errors = burst(
-            stack.gateway, gateway_partner, seconds=args.seconds, connections=args.connections, prefix="gw"
+            stack.gateway, via_gateway_partner, seconds=args.seconds, connections=args.connections, prefix="gw"
         )
-        drained(stack, admin, gateway_partner)
+        drained(stack, admin, via_gateway_partner)
         direct, direct_errors = burst(
             stack.web_url("intake"), direct_partner, seconds=args.seconds, connections=args.connections, prefix="direct"
         )
@@ -148,11 +166,35 @@ def main() -> None:
         latencies = steady(stack, steady_partner, rate=args.rate, seconds=args.steady_seconds, seed=3)
 
     print(
-        f"leads accepted through the gateway: {via_gateway:7.1f} /s  "
+        f"distributed mode, leads accepted through the gateway: {via_gateway:7.1f} /s  "
         f"(wrk, {args.connections} connections, {args.seconds} s; {gateway_errors})"
     )
-    print(f"leads accepted by intake directly:  {direct:7.1f} /s  ({direct_errors})")
-    print(f"gateway / direct:                   {via_gateway / direct:7.2f}")
+    print(f"distributed mode, leads accepted by intake directly:  {direct:7.1f} /s  ({direct_errors})")
+    print(f"gateway / direct: {via_gateway / direct:.2f}")
+    report_latency(args, latencies)
+
+
+def measure_embedded(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        embedded = EmbeddedProcess(var_dir=Path(tmp) / "var")
+        embedded.start()
+        try:
+            admin, (burst_partner, steady_partner) = partners(embedded, ["压测一", "压测三"])
+            rate, errors = burst(
+                embedded.url, burst_partner, seconds=args.seconds, connections=args.connections, prefix="embedded"
+            )
+            drained(embedded, admin, burst_partner)
+            latencies = steady(embedded, steady_partner, rate=args.rate, seconds=args.steady_seconds, seed=3)
+        finally:
+            embedded.stop()
+    print(
+        f"embedded mode, leads accepted: {rate:7.1f} /s  (wrk, {args.connections} connections, {args.seconds} s; "
+        f"{errors})"
+    )
+    report_latency(args, latencies)
+
+
+def report_latency(args: argparse.Namespace, latencies: list[float]) -> None:
     print(
         f"lead -> KPI latency at {args.rate:.0f} leads/s for {args.steady_seconds:.0f} s ({len(latencies)} leads): "
         f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms, "

@@ -15,8 +15,8 @@ import subprocess
 import time
 
 from loanbridge.common import service as services
-from loanbridge.common.cli import declare_topology, migrate_service_database
-from loanbridge.common.db import drop_database
+from loanbridge.common.cli import declare_topology
+from loanbridge.common.db import drop_database, migrate_database
 from loanbridge.common.events.relay import OutboxRelay
 from loanbridge.common.pii.crypto import new_key_text
 from loanbridge.common.runtime import Runtime
@@ -41,7 +41,7 @@ def main() -> None:
     subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
     runtime = Runtime(services.get("intake"), environ=environ)
     try:
-        migrate_service_database(runtime.settings.database_url, runtime.spec.migrations)
+        migrate_database(runtime.settings.database_url, runtime.spec.migrations)
         declare_topology(runtime.settings, services.discover())
         fill_outbox(runtime, args.events)
         relay = OutboxRelay(runtime, stop=None)  # type: ignore[arg-type]

@@ -10,10 +10,9 @@ import pytest
 from flask import Flask
 
 from loanbridge.common import clock, failpoints
-from loanbridge.common.db import Database, upgrade
+from loanbridge.common.db import COMMON_MIGRATIONS, Database, upgrade
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.service import EventHandler, ServiceSpec
-from loanbridge.common.testing.harness import COMMON_MIGRATIONS
 from loanbridge.common.uow import UnitOfWork
 
 SERVICE = "demo"

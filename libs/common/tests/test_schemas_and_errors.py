@@ -15,11 +15,11 @@ from marshmallow import fields
 from prometheus_client.parser import text_string_to_metric_families
 
 from loanbridge.common.app import build_app
+from loanbridge.common.db import COMMON_MIGRATIONS
 from loanbridge.common.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.schemas import BaseSchema, CursorPageSchema, IdNumberField, MobileField, load
 from loanbridge.common.service import ServiceSpec
-from loanbridge.common.testing.harness import COMMON_MIGRATIONS
 
 SECRET = "13812341234 with password hunter2"
 API = "/api/demo/v1"

@@ -15,19 +15,23 @@ import structlog
 
 from loanbridge.common import db, stack
 from loanbridge.common import service as services
-from loanbridge.common.config import Settings
+from loanbridge.common.config import PREFIX, Env, Settings
 from loanbridge.common.events import deadletters, topology
 from loanbridge.common.events.broker import connect
+from loanbridge.common.events.dispatcher import replay_dead_letters
 from loanbridge.common.logs import configure_logging
 from loanbridge.common.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """LoanBridge: customer-and-loan management for loan-facilitation firms."""
+    if context.invoked_subcommand == "run":
+        os.environ[PREFIX + "MODE"] = "embedded"
+    os.environ.update(stack.local_defaults(os.environ))
 
 
 def _runtime(service: str) -> Runtime:
@@ -44,7 +48,7 @@ def migrate(only: tuple[str, ...], skip_broker: bool) -> None:
     for name, spec in installed.items():
         if only and name not in only:
             continue
-        migrate_service_database(Settings.from_env(name).database_url, spec.migrations)
+        db.migrate_database(Settings.from_env(name).database_url, spec.migrations)
         click.echo(f"migrated {name}")
     if skip_broker:
         return
@@ -53,17 +57,6 @@ def migrate(only: tuple[str, ...], skip_broker: bool) -> None:
         raise click.UsageError("LOANBRIDGE_BROKER_URL is not set; pass --skip-broker to migrate databases only")
     declare_topology(settings, installed)
     click.echo("declared broker topology")
-
-
-def migrate_service_database(url: str, migrations: Path) -> None:
-    """Create the database if needed, then apply the shared tables' and the service's migrations."""
-    db.ensure_database(url)
-    database = db.Database(url)
-    try:
-        db.upgrade(database.engine, COMMON_MIGRATIONS)
-        db.upgrade(database.engine, migrations)
-    finally:
-        database.dispose()
 
 
 def declare_topology(settings: Settings, installed: dict[str, services.ServiceSpec]) -> None:
@@ -116,10 +109,28 @@ def worker(service: str, port: int) -> None:
 @click.argument("service")
 @click.option("--limit", type=int, default=None, help="Replay at most this many.")
 def replay_dlq(service: str, limit: int | None) -> None:
-    """Put a service's dead-lettered events back on its queue, with a fresh retry budget."""
+    """Put a service's dead-lettered events back for delivery, with a fresh retry budget (either mode)."""
     configure_logging(service=service)
-    count = deadletters.replay(service, Settings.from_env(service).events, limit=limit)
+    if embedded_mode():
+        count = replay_dead_letters(_runtime(service), limit=limit)
+    else:
+        count = deadletters.replay(service, Settings.from_env(service).events, limit=limit)
     click.echo(f"replayed {count} event(s) to {service}")
+
+
+def embedded_mode() -> bool:
+    return Env().get("MODE") == "embedded"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    """Run every service in this process (embedded mode: SQLite under var/, no broker) until Ctrl-C."""
+    from loanbridge.common import embedded
+
+    configure_logging(service="embedded", level=Env().get("LOG_LEVEL", "INFO") or "INFO")
+    embedded.run(host=host, port=port)
 
 
 @main.command()
@@ -188,11 +199,10 @@ def _add_service_commands() -> None:
             main.add_command(command)
 
 
-def run() -> None:
-    os.environ.update(stack.local_defaults(os.environ))
+def entry_point() -> None:
     _add_service_commands()
     main()
 
 
 if __name__ == "__main__":
-    run()
+    entry_point()

@@ -140,6 +140,25 @@ def drop_database(url: str) -> None:
         server.dispose()
 
 
+COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def migrate_engine(engine: Engine, migrations: Path) -> None:
+    """Apply the shared tables' migrations, then a service's own, to the database behind ``engine``."""
+    upgrade(engine, COMMON_MIGRATIONS)
+    upgrade(engine, migrations)
+
+
+def migrate_database(url: str, migrations: Path) -> None:
+    """Create the database if needed and bring it up to date (idempotent)."""
+    ensure_database(url)
+    database = Database(url)
+    try:
+        migrate_engine(database.engine, migrations)
+    finally:
+        database.dispose()
+
+
 def upgrade(engine: Engine, migrations_dir: Path) -> None:
     """Apply every alembic migration in ``migrations_dir`` to the database behind ``engine``."""
     config = AlembicConfig()

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from loanbridge.common import clock
-from loanbridge.common.auth import RemoteJwks, StaticKeys, TokenVerifier
+from loanbridge.common.auth import KeySource, RemoteJwks, TokenVerifier
 from loanbridge.common.config import ConfigError, Env, Settings
 from loanbridge.common.db import Database
 from loanbridge.common.service import ServiceSpec
@@ -28,6 +28,7 @@ class Runtime:
         self.settings = Settings.from_env(spec.name, environ)
         self.config = spec.config_factory(Env(environ)) if spec.config_factory else None
         self.outbox_written = threading.Event()
+        self.outbox_listeners: list[threading.Event] = []
         self._key_source: Any = None
         clock.set_business_timezone(self.settings.business_timezone)
 
@@ -39,7 +40,7 @@ class Runtime:
     def database(self) -> Database:
         return Database(self.settings.database_url)
 
-    def use_key_source(self, keys: StaticKeys) -> None:
+    def use_key_source(self, keys: KeySource) -> None:
         """Verify tokens with local keys instead of a remote JWKS (identity itself, tests)."""
         self._key_source = keys
         self.__dict__.pop("verifier", None)
@@ -54,7 +55,13 @@ class Runtime:
         return TokenVerifier(keys, issuer=self.settings.auth.issuer, audience=self.settings.auth.audience)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.database, self.name, on_events_committed=self.outbox_written.set)
+        return UnitOfWork(self.database, self.name, on_events_committed=self._events_committed)
+
+    def _events_committed(self) -> None:
+        # Wakes this process's relay (or, in the embedded mode, every dispatcher) without waiting for a poll.
+        self.outbox_written.set()
+        for listener in self.outbox_listeners:
+            listener.set()
 
     def autocommit(self, handler: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a single-statement use case on an autocommit connection (no transaction round trips)."""

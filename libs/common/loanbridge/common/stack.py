@@ -96,10 +96,14 @@ def stack_environment(layout: Layout, environ: Mapping[str, str] | None = None) 
 
 
 def local_defaults(environ: Mapping[str, str]) -> dict[str, str]:
-    """Settings a command on this machine falls back to: the local servers, and the local stack's secrets if
-    ``loanbridge up`` generated them. A real deployment sets all of these itself."""
-    defaults = {PREFIX + "DATABASE_URL": DEFAULT_DATABASE_URL, PREFIX + "BROKER_URL": DEFAULT_BROKER_URL}
+    """Settings a command on this machine falls back to: the local servers (or, with ``LOANBRIDGE_MODE=embedded``,
+    the embedded mode's SQLite files), and the secrets ``loanbridge up`` or ``run`` generated. A real deployment
+    sets all of these itself."""
     var_dir = Path(Env(environ).get("VAR_DIR", "var") or "var")
+    if Env(environ).get("MODE") == "embedded":
+        defaults = {PREFIX + "DATABASE_URL": f"sqlite:///{var_dir.resolve()}/embedded/{{service}}.db"}
+    else:
+        defaults = {PREFIX + "DATABASE_URL": DEFAULT_DATABASE_URL, PREFIX + "BROKER_URL": DEFAULT_BROKER_URL}
     defaults.update({PREFIX + name: value for name, value in read_secrets(var_dir / "secrets.env").items()})
     return {name: value for name, value in defaults.items() if not environ.get(name)}
 

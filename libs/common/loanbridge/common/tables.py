@@ -78,3 +78,35 @@ data_keys = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("retired_at", Timestamp, nullable=True),
 )
+
+# --- the embedded mode's delivery (no broker): cursors, delayed retries and dead letters as rows -------------------
+dispatch_cursors = sa.Table(
+    "dispatch_cursors",
+    metadata,
+    sa.Column("producer", sa.String(32), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+dispatch_retries = sa.Table(
+    "dispatch_retries",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("event_type", sa.String(120), nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_yet", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Timestamp, nullable=False, index=True),
+    sa.Column("last_error", sa.String(200), nullable=True),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, index=True),
+    sa.Column("event_type", sa.String(120), nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("error", sa.String(200), nullable=False),
+    sa.Column("failed_at", Timestamp, nullable=False),
+    sa.Column("replayed_at", Timestamp, nullable=True),
+)

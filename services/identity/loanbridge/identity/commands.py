@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from loanbridge.common import service as services
+from loanbridge.common.db import migrate_database
 from loanbridge.common.runtime import Runtime
 from loanbridge.identity import handlers
 
@@ -21,6 +22,8 @@ def create_admin(username: str, password: str) -> None:
     if len(password) < 8:
         raise click.BadParameter("at least 8 characters", param_hint="--password")
     runtime = _runtime()
+    # A first command on a fresh install may come before `migrate`, `up` or `run`: bring the schema up first.
+    migrate_database(runtime.settings.database_url, runtime.spec.migrations)
     user_id = runtime.transaction(handlers.ensure_admin, config=runtime.config, username=username, password=password)
     click.echo(f"admin {username} ready (id {user_id})")
 

@@ -20,7 +20,6 @@ import structlog
 
 from loanbridge.common import clock, failpoints, metrics
 from loanbridge.common.db import is_connection_error
-from loanbridge.common.errors import DomainError
 from loanbridge.common.events.broker import (
     BROKER_ERRORS,
     ConfirmingPublisher,
@@ -30,7 +29,7 @@ from loanbridge.common.events.broker import (
     keep_alive,
 )
 from loanbridge.common.events.envelope import Envelope
-from loanbridge.common.events.errors import NotYet
+from loanbridge.common.events.errors import NotYet, error_label
 from loanbridge.common.events.inbox import apply_event, apply_events
 from loanbridge.common.events.topology import ServiceQueues
 from loanbridge.common.runtime import Runtime
@@ -47,13 +46,6 @@ DATABASE_RETRY_SECONDS = 1.0
 
 class DatabaseUnavailableError(RuntimeError):
     """The service's database did not answer while applying an event."""
-
-
-def error_label(exc: BaseException) -> str:
-    """What a dead letter says about its failure: the error's type and code, never its text (it may hold data)."""
-    if isinstance(exc, DomainError):
-        return f"{type(exc).__name__}:{exc.code}"
-    return type(exc).__name__
 
 
 def _headers(message: amqp.Message) -> dict[str, Any]:

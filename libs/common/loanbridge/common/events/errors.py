@@ -1,4 +1,6 @@
-"""What an event handler may raise besides a bug."""
+"""What an event handler may raise besides a bug, and how a failure is described."""
+
+from loanbridge.common.errors import DomainError
 
 
 class NotYet(Exception):
@@ -7,3 +9,10 @@ class NotYet(Exception):
 
 class UnreadableEvent(Exception):
     """The message is not an envelope this service can parse: no retry can fix it."""
+
+
+def error_label(exc: BaseException) -> str:
+    """What a dead letter says about its failure: the error's type and code, never its text (it may hold data)."""
+    if isinstance(exc, DomainError):
+        return f"{type(exc).__name__}:{exc.code}"
+    return type(exc).__name__

@@ -6,6 +6,7 @@ Both delivery paths use this: the AMQP consumer (distributed mode) and the outbo
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 import structlog
 
@@ -31,12 +32,22 @@ def apply_event(runtime: Runtime, envelope: Envelope) -> Outcome:
     return apply_events(runtime, [envelope])[0]
 
 
-def apply_events(runtime: Runtime, envelopes: list[Envelope]) -> list[Outcome]:
-    """Apply several events in one transaction (a consumer's batch): all commit, or none does.
+def apply_events(
+    runtime: Runtime, envelopes: list[Envelope], *, then: Callable[[UnitOfWork], None] | None = None
+) -> list[Outcome]:
+    """Apply several events in one transaction (a consumer's batch): all commit, or none does. ``then`` runs
+    last in the same transaction (the embedded dispatcher advances its cursor there).
 
     Raises whatever a handler raises; the caller then applies the events one by one to isolate the failure.
     """
-    outcomes = runtime.transaction(lambda uow: [_apply(runtime, uow, envelope) for envelope in envelopes])
+
+    def apply_all(uow: UnitOfWork) -> list[Outcome]:
+        outcomes = [apply_in(runtime, uow, envelope) for envelope in envelopes]
+        if then is not None:
+            then(uow)
+        return outcomes
+
+    outcomes = runtime.transaction(apply_all)
     for envelope, outcome in zip(envelopes, outcomes, strict=True):
         if outcome is not Outcome.NOT_SUBSCRIBED:
             counter = metrics.EVENTS_CONSUMED if outcome is Outcome.APPLIED else metrics.EVENTS_DUPLICATE
@@ -44,16 +55,16 @@ def apply_events(runtime: Runtime, envelopes: list[Envelope]) -> list[Outcome]:
     return outcomes
 
 
-def _apply(runtime: Runtime, uow: UnitOfWork, envelope: Envelope) -> Outcome:
+def apply_in(runtime: Runtime, uow: UnitOfWork, envelope: Envelope) -> Outcome:
+    """Apply one event within the caller's unit of work: claim it in the inbox, then run its handler."""
     handler = runtime.spec.subscriptions.get(envelope.routing_key)
     if handler is None:
         log.warning("event_not_subscribed", event_type=envelope.type, routing_key=envelope.routing_key)
         return Outcome.NOT_SUBSCRIBED
     if not uow.claim(envelope):
         return Outcome.DUPLICATE
-    cause = context.Cause(
-        correlation_id=envelope.correlationid, causation_id=envelope.id, actor=f"system:{runtime.name}"
-    )
+    actor = f"system:{runtime.name}"
+    cause = context.Cause(correlation_id=envelope.correlationid, causation_id=envelope.id, actor=actor)
     with context.caused_by(cause):
         handler(uow, envelope)
     return Outcome.APPLIED

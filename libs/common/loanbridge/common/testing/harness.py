@@ -25,7 +25,7 @@ from flask import Flask
 from loanbridge.common import clock
 from loanbridge.common import service as services
 from loanbridge.common.auth import StaticKeys
-from loanbridge.common.db import Database, upgrade
+from loanbridge.common.db import Database, migrate_engine
 from loanbridge.common.events.envelope import Envelope
 from loanbridge.common.events.inbox import Outcome, apply_event
 from loanbridge.common.pii.crypto import new_key_text
@@ -33,7 +33,6 @@ from loanbridge.common.runtime import Runtime
 from loanbridge.common.tables import outbox
 from loanbridge.common.uow import naive_utc
 
-COMMON_MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 ISSUER = "loanbridge-identity"
 AUDIENCE = "loanbridge"
 
@@ -92,8 +91,7 @@ def environment_for_tests(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 def migrate(runtime: Runtime) -> None:
     """Create the service's tables (shared ones first) in its database."""
-    upgrade(runtime.database.engine, COMMON_MIGRATIONS)
-    upgrade(runtime.database.engine, runtime.spec.migrations)
+    migrate_engine(runtime.database.engine, runtime.spec.migrations)
 
 
 def service_runtime(name: str, environ: dict[str, str], *, tokens: TokenFactory | None = None) -> ServiceUnderTest:
