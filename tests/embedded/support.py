@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -14,15 +13,14 @@ import requests
 import sqlalchemy as sa
 
 from loanbridge.common.testing.waiting import wait_until
+from tests.integration.support import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "loanbridge.common.cli"]
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port_block(1) + 1
 
 
 @dataclass

@@ -64,9 +64,10 @@ def missing_requirements() -> list[str]:
 
 
 def free_port_block(size: int) -> int:
-    """A base port such that base+1 .. base+size are free."""
+    """A base port such that base+1 .. base+size are free, below the kernel's ephemeral range (from 32768 on
+    Linux), so no outgoing connection of this machine can take one of them meanwhile."""
     for _ in range(200):
-        base = secrets.randbelow(300) * 100 + 20000
+        base = secrets.randbelow(120) * 100 + 20000
         if all(_port_free(base + offset) for offset in range(1, size + 1)):
             return base
     raise RuntimeError("no free block of ports")
