@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from loanbridge.common.events.envelope import Envelope
+from loanbridge.common.events.schemas import validate_data
 from loanbridge.common.testing.waiting import wait_until
 from tests.embedded.conftest import admin_of, partner_of
-from tests.embedded.support import EmbeddedProcess
+from tests.embedded.support import ROOT, EmbeddedProcess
 from tests.integration import leads
 from tests.integration.support import Api, kpi_leads
 
@@ -34,6 +36,10 @@ def test_run_answers_health_and_a_partners_leads_reach_kpis_exactly_once(embedde
     assert embedded.sql("reporting", "SELECT COUNT(*) FROM inbox WHERE event_type = 'intake.lead.created'")[0][0] == 100
     text = requests.get(f"{embedded.url}/metrics", timeout=5).text
     assert 'loanbridge_events_consumed_total{service="reporting",type="intake.lead.created"} 100.0' in text
+    archived = [
+        Envelope.from_json(row.envelope) for row in embedded.sql("reporting", "SELECT envelope FROM event_archive")
+    ]
+    assert [error for envelope in archived for error in validate_data(envelope, ROOT)] == []
     assert requests.get(f"{embedded.url}/api/intake/openapi.json", timeout=5).status_code == 200
 
 

@@ -11,6 +11,8 @@ USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{3,64}$", error="用户名为 3-64 
 PASSWORD = validate.Length(min=8, max=128, error="密码长度应为 8-128 位")
 NAME = validate.Length(min=1, max=100, error="长度应为 1-100 个字符")
 ROLE = validate.OneOf(STAFF_ROLES, error="未知角色")
+# An id is an id or null: an empty string must not be stored and published as one.
+REFERENCE = validate.Length(min=1, max=36, error="应为 ID 或 null,不能为空字符串")
 
 
 class TokenRequestSchema(BaseSchema):
@@ -49,7 +51,7 @@ class UserCreateSchema(ContactsSchema):
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
     display_name = fields.String(required=True, validate=NAME)
     roles = fields.List(fields.String(validate=ROLE), required=True, validate=validate.Length(min=1))
-    team_id = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True, validate=REFERENCE)
     region = fields.String(allow_none=True, validate=validate.Length(max=32))
     products = fields.List(fields.String(validate=validate.Length(max=32)), load_default=list)
 
@@ -58,7 +60,7 @@ class UserUpdateSchema(ContactsSchema):
     password = fields.String(load_only=True, validate=PASSWORD)
     display_name = fields.String(validate=NAME)
     roles = fields.List(fields.String(validate=ROLE), validate=validate.Length(min=1))
-    team_id = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True, validate=REFERENCE)
     region = fields.String(allow_none=True, validate=validate.Length(max=32))
     products = fields.List(fields.String(validate=validate.Length(max=32)))
     active = fields.Boolean()
@@ -69,7 +71,7 @@ class UserSchema(BaseSchema):
     username = fields.String(required=True)
     display_name = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
-    team_id = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True, validate=REFERENCE)
     region = fields.String(allow_none=True)
     products = fields.List(fields.String())
     active = fields.Boolean(required=True)
@@ -78,20 +80,20 @@ class UserSchema(BaseSchema):
 
 class TeamCreateSchema(BaseSchema):
     name = fields.String(required=True, validate=NAME)
-    manager_id = fields.String(allow_none=True)
+    manager_id = fields.String(allow_none=True, validate=REFERENCE)
     region = fields.String(allow_none=True, validate=validate.Length(max=32))
 
 
 class TeamUpdateSchema(BaseSchema):
     name = fields.String(validate=NAME)
-    manager_id = fields.String(allow_none=True)
+    manager_id = fields.String(allow_none=True, validate=REFERENCE)
     region = fields.String(allow_none=True, validate=validate.Length(max=32))
 
 
 class TeamSchema(BaseSchema):
     id = fields.String(required=True)
     name = fields.String(required=True)
-    manager_id = fields.String(allow_none=True)
+    manager_id = fields.String(allow_none=True, validate=REFERENCE)
     region = fields.String(allow_none=True)
 
 
@@ -115,7 +117,7 @@ class PartnerSchema(BaseSchema):
 
 class StaffContactsSchema(BaseSchema):
     user_id = fields.String(required=True)
-    manager_id = fields.String(allow_none=True)
+    manager_id = fields.String(allow_none=True, validate=REFERENCE)
     mobile = fields.String(allow_none=True)
     dingtalk_user_id = fields.String(allow_none=True)
     wecom_user_id = fields.String(allow_none=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates
 
+from loanbridge.common.features import FEATURES
 from loanbridge.common.schemas import BaseSchema, IdNumberField, MobileField
 
 MAX_AMOUNT = Decimal("100000000")
@@ -36,6 +38,16 @@ class LeadCreateSchema(BaseSchema):
     channel = fields.String(validate=validate.Length(min=1, max=64))
     external_ref = fields.String(validate=validate.Length(min=1, max=64, error="长度应为 1-64 个字符"))
     form = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @validates("form")
+    def _features_are_scalars(self, form: dict[str, Any], **_: Any) -> None:
+        wrong = {
+            name: ["应为数字、布尔值或文本"]
+            for name, value in form.items()
+            if name in FEATURES and not isinstance(value, str | int | float | bool | None)
+        }
+        if wrong:
+            raise ValidationError(wrong)
 
 
 class LeadSchema(BaseSchema):
