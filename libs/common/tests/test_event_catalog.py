@@ -14,10 +14,9 @@ import pytest
 
 from loanbridge.common.auth import ROLES
 from loanbridge.common.events import asyncapi
-from loanbridge.common.events.catalog import EVENT_TYPES, ROUTING_KEYS
+from loanbridge.common.events.catalog import EVENT_TYPES, NOT_YET_PUBLISHED, ROUTING_KEYS
 from loanbridge.common.events.envelope import Envelope, dataschema
 from loanbridge.common.events.schemas import (
-    NOT_YET_PUBLISHED,
     UndocumentedEventType,
     check_schema,
     load_schema,

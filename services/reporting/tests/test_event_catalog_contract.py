@@ -17,10 +17,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from loanbridge.common import service as services
-from loanbridge.common.events.catalog import EVENT_TYPES
+from loanbridge.common.events.catalog import EVENT_TYPES, NOT_YET_PUBLISHED
 from loanbridge.common.events.envelope import Envelope, routing_key
 from loanbridge.common.events.schemas import (
-    NOT_YET_PUBLISHED,
     load_schema,
     parse_routing_key,
     repository_root,

@@ -17,9 +17,9 @@ from dataclasses import fields
 from typing import Any
 
 from loanbridge.common.config import EventSettings
-from loanbridge.common.events.catalog import EVENT_TYPES
+from loanbridge.common.events.catalog import EVENT_TYPES, NOT_YET_PUBLISHED
 from loanbridge.common.events.envelope import CONTENT_TYPE, MESSAGE_CONTENT_TYPE, SPECVERSION, Envelope, routing_key
-from loanbridge.common.events.schemas import NOT_YET_PUBLISHED, parse_routing_key, schema_path
+from loanbridge.common.events.schemas import parse_routing_key, schema_path
 from loanbridge.common.events.topology import EXCHANGE, UNROUTABLE_EXCHANGE, UNROUTABLE_QUEUE, ServiceQueues
 from loanbridge.common.service import ServiceSpec, discover
 

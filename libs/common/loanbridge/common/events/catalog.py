@@ -42,3 +42,21 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 ROUTING_KEYS: tuple[str, ...] = tuple(routing_key(event_type) for event_type in EVENT_TYPES)
+
+PUBLISHED: frozenset[str] = frozenset(
+    {
+        "identity.user.created",
+        "identity.user.updated",
+        "identity.user.deactivated",
+        "identity.team.created",
+        "identity.team.updated",
+        "intake.customer.created",
+        "intake.customer.updated",
+        "intake.lead.created",
+        "intake.lead.updated",
+    }
+)
+"""The types some service publishes today, each with its schema under docs/events/. A type joins this set in
+the change that starts publishing it, together with its schema file."""
+
+NOT_YET_PUBLISHED: frozenset[str] = frozenset(EVENT_TYPES) - PUBLISHED

@@ -21,36 +21,6 @@ from loanbridge.common.events.envelope import Envelope, dataschema
 
 DOCS_EVENTS = Path("docs") / "events"
 
-NOT_YET_PUBLISHED: frozenset[str] = frozenset(
-    {
-        "intake.application.submitted",
-        "intake.document.uploaded",
-        "intake.followup.logged",
-        "intake.channel.spend_recorded",
-        "workflow.case.assigned",
-        "workflow.case.recycled",
-        "workflow.case.claimed",
-        "workflow.stage.changed",
-        "workflow.task.created",
-        "workflow.task.completed",
-        "workflow.task.overdue",
-        "workflow.lender.submitted",
-        "workflow.lender.decided",
-        "workflow.loan.disbursed",
-        "workflow.repayment.recorded",
-        "workflow.loan.overdue",
-        "workflow.loan.settled",
-        "risk.evaluation.completed",
-        "risk.customer.graded",
-        "notify.message.sent",
-        "notify.message.failed",
-    }
-)
-"""Catalog types no service publishes yet: their schemas come with the services that will publish them.
-
-A type leaves this set in the change that starts publishing it, together with its schema file.
-"""
-
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
