@@ -153,8 +153,14 @@ def partners(stack, names: list[str]) -> tuple[Api, list[Partner]]:
 
 
 def measure_distributed(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False) as stack:
-        admin, (via_gateway_partner, direct_partner, steady_partner) = partners(stack, ["压测一", "压测二", "压测三"])
+    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False, web_workers=3) as stack:
+        admin, (warm_up_partner, via_gateway_partner, direct_partner, steady_partner) = partners(
+            stack, ["预热", "压测一", "压测二", "压测三"]
+        )
+        # A short warm-up first (connection pools, caches, the database's buffer pool), so that neither
+        # measured burst pays for it.
+        burst(stack.gateway, warm_up_partner, seconds=5, connections=args.connections, prefix="warm-up")
+        drained(stack, admin, warm_up_partner)
         via_gateway, gateway_errors = burst(
             stack.gateway, via_gateway_partner, seconds=args.seconds, connections=args.connections, prefix="gw"
         )

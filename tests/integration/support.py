@@ -95,6 +95,7 @@ class Stack:
     broker_proxy: FaultProxy
     database_proxy: FaultProxy
     through_proxies: bool = True
+    web_workers: int = 2  # two per service keep a test stack light
     layout: stacks.Layout = field(init=False)
     env: dict[str, str] = field(init=False)
 
@@ -108,7 +109,7 @@ class Stack:
             "LOANBRIDGE_GATEWAY_PORT": str(base + 30),
             "LOANBRIDGE_WEB_PORT_BASE": str(base),
             "LOANBRIDGE_WORKER_PORT_BASE": str(base + 10),
-            "LOANBRIDGE_WEB_WORKERS": "2",
+            "LOANBRIDGE_WEB_WORKERS": str(self.web_workers),
             "LOANBRIDGE_EVENTS_RETRY_DELAYS": "0.2,0.5,1",
             "LOANBRIDGE_EVENTS_DELIVERY_LIMIT": "5",
         }
@@ -234,7 +235,7 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_dir: Path, *, through_proxies: bool = True) -> Iterator[Stack]:
+def running_stack(tmp_dir: Path, *, through_proxies: bool = True, web_workers: int = 2) -> Iterator[Stack]:
     """A started stack, stopped and dropped afterwards. Benchmarks pass ``through_proxies=False``: the fault
     proxies are Python threads that would cost more CPU than the services they measure."""
     run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
@@ -246,6 +247,7 @@ def running_stack(tmp_dir: Path, *, through_proxies: bool = True) -> Iterator[St
         broker_proxy=broker_proxy,
         database_proxy=database_proxy,
         through_proxies=through_proxies,
+        web_workers=web_workers,
     )
     try:
         stack.start()

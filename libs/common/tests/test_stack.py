@@ -203,7 +203,7 @@ def test_plan_starts_web_and_worker_of_each_service_in_order_then_the_gateway(la
         name for service in SERVICES for name in (f"{service}-web", f"{service}-worker")
     ] + ["gateway"]
     intake_web = processes[2]
-    assert intake_web.argv[-4:] == ["--bind", "127.0.0.1:8102", "--workers", "2"]
+    assert intake_web.argv[-4:] == ["--bind", "127.0.0.1:8102", "--workers", "3"]
     assert intake_web.ready_url == "http://127.0.0.1:8102/readyz"
     assert processes[3].ready_url == "http://127.0.0.1:8202/readyz"
     assert processes[-1].ready_url == "http://127.0.0.1:18080/api/identity/v1/jwks"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -111,15 +112,36 @@ def keys_from_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 class TokenVerifier:
-    """Checks signature, algorithm, issuer, audience and expiry; answers the caller's Principal."""
+    """Checks signature, algorithm, issuer, audience and expiry; answers the caller's Principal.
+
+    A token verified once is remembered (by its exact text) until it expires: a partner's client sends the same
+    token for an hour, and its signature need not be checked again on every request.
+    """
+
+    REMEMBERED = 2048
 
     def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: float = 30.0) -> None:
         self.key_source = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        now = clock.now().timestamp()
+        with self._lock:
+            remembered = self._verified.get(token)
+        if remembered is not None and now < remembered[0] + self.leeway:
+            return remembered[1]
+        principal = self._verify(token)
+        with self._lock:
+            self._verified[token] = (float(principal.claims["exp"]), principal)
+            if len(self._verified) > self.REMEMBERED:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -72,7 +72,7 @@ def declare_topology(settings: Settings, installed: dict[str, services.ServiceSp
 @main.command()
 @click.argument("service")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--workers", default=3, show_default=True, type=int)
 def web(service: str, bind: str, workers: int) -> None:
     """Serve a service's HTTP API with gunicorn (threaded workers, multiprocess metrics)."""
     services.get(service)

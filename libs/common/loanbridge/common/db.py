@@ -7,6 +7,7 @@ Nothing connects at import time or in ``Database()``: the first query does, afte
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ MYSQL_IO_TIMEOUT = 10
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> Engine:
+def create_engine(url: str, *, pool_size: int = 5, isolation_level: str = "READ COMMITTED") -> Engine:
     """An engine tuned for the backend: short connect timeouts on MySQL, WAL and a busy timeout on SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -38,7 +39,7 @@ def create_engine(url: str, *, pool_size: int = 5) -> Engine:
         pool_pre_ping=False,
         pool_recycle=1800,
         pool_timeout=MYSQL_CONNECT_TIMEOUT,
-        isolation_level="READ COMMITTED",
+        isolation_level=isolation_level,
         connect_args={
             "connect_timeout": MYSQL_CONNECT_TIMEOUT,
             "read_timeout": MYSQL_IO_TIMEOUT,
@@ -89,6 +90,20 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
+    def autocommit(self) -> sa.Connection:
+        """A connection whose every statement commits by itself (single-statement writes, no transaction).
+
+        On MySQL these come from a pool of their own, so no connection switches its isolation level (a round
+        trip each way) on every checkout.
+        """
+        if self.dialect == "sqlite":
+            return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit_engine.connect()
+
+    @cached_property
+    def _autocommit_engine(self) -> Engine:
+        return create_engine(self.url, pool_size=2, isolation_level="AUTOCOMMIT")
+
     def ping(self) -> None:
         """Raise ``Unavailable`` unless the database answers a trivial query."""
         try:
@@ -99,6 +114,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "_autocommit_engine" in self.__dict__:
+            self._autocommit_engine.dispose()
 
 
 def is_connection_error(exc: BaseException) -> bool:

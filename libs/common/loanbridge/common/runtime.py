@@ -65,7 +65,7 @@ class Runtime:
 
     def autocommit(self, handler: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a single-statement use case on an autocommit connection (no transaction round trips)."""
-        with self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with self.database.autocommit() as connection:
             return handler(connection, **kwargs)
 
     def transaction(self, handler: Callable[..., T], /, **kwargs: Any) -> T:

@@ -42,7 +42,7 @@ class Layout:
     gateway_port: int = 8080
     web_port_base: int = 8100
     worker_port_base: int = 8200
-    web_workers: int = 2
+    web_workers: int = 3
 
     @classmethod
     def from_env(cls, services: Iterable[str], environ: Mapping[str, str] | None = None) -> Layout:
@@ -53,7 +53,7 @@ class Layout:
             gateway_port=env.integer("GATEWAY_PORT", 8080),
             web_port_base=env.integer("WEB_PORT_BASE", 8100),
             worker_port_base=env.integer("WORKER_PORT_BASE", 8200),
-            web_workers=env.integer("WEB_WORKERS", 2),
+            web_workers=env.integer("WEB_WORKERS", 3),
         )
 
     def web_port(self, service: str) -> int:

@@ -28,6 +28,14 @@ from loanbridge.common.tables import access_audit, idempotency_keys, inbox, outb
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
+# Statements built once: parameters passed at execution keep SQLAlchemy's compiled-statement cache warm.
+CLAIM_INBOX = (
+    inbox.insert()
+    .prefix_with("IGNORE", dialect="mysql")
+    .prefix_with("IGNORE", dialect="mariadb")
+    .prefix_with("OR IGNORE", dialect="sqlite")
+)
+
 # MySQL: deadlock found, lock wait timeout. Both mean "try the whole transaction again".
 RETRYABLE_MYSQL_ERRORS = {1213, 1205}
 
@@ -141,14 +149,8 @@ class UnitOfWork:
         One statement that ignores a duplicate key: a concurrent claim of the same event waits for the first
         to commit, then finds it.
         """
-        statement = (
-            inbox.insert()
-            .prefix_with("IGNORE", dialect="mysql")
-            .prefix_with("IGNORE", dialect="mariadb")
-            .prefix_with("OR IGNORE", dialect="sqlite")
-            .values(event_id=envelope.id, event_type=envelope.type, applied_at=naive_utc(clock.now()))
-        )
-        result = cast(CursorResult, self.session.execute(statement))
+        row = {"event_id": envelope.id, "event_type": envelope.type, "applied_at": naive_utc(clock.now())}
+        result = cast(CursorResult, self.session.execute(CLAIM_INBOX, row))
         return result.rowcount == 1
 
     def audit(self, *, actor: str, action: str, resource: str, fields: list[str] | None = None) -> None:

@@ -158,7 +158,7 @@ def submit_lead(
         created_at=now,
         updated_at=now,
     )
-    uow.session.execute(orm.leads.insert().values(**vars(row)))
+    uow.session.execute(orm.leads.insert(), vars(row))
     uow.emit("intake.lead.created", subject=row.id, data=lead_event_data(row))
     body = lead_answer(row, masked_name=customer["masked_name"], masked_mobile=mask_mobile(lead["mobile"]))
     if idempotency_key:
@@ -220,7 +220,7 @@ def _find_or_create_customer(
         "created_at": now,
         "updated_at": now,
     }
-    session.execute(orm.customers.insert().values(**customer))
+    session.execute(orm.customers.insert(), customer)
     uow.emit(
         "intake.customer.created",
         subject=customer_id,

@@ -13,15 +13,16 @@ from loanbridge.reporting import orm
 def archive(uow: UnitOfWork, event: Envelope) -> None:
     """Keep the event as received; read models can be rebuilt from the archive alone."""
     uow.session.execute(
-        orm.event_archive.insert().values(
-            event_id=event.id,
-            event_type=event.type,
-            subject=event.subject,
-            sequence=event.sequence,
-            occurred_at=naive_utc(event.occurred_at),
-            envelope=event.to_json(),
-            received_at=naive_utc(clock.now()),
-        )
+        orm.event_archive.insert(),
+        {
+            "event_id": event.id,
+            "event_type": event.type,
+            "subject": event.subject,
+            "sequence": event.sequence,
+            "occurred_at": naive_utc(event.occurred_at),
+            "envelope": event.to_json(),
+            "received_at": naive_utc(clock.now()),
+        },
     )
 
 
@@ -52,7 +53,7 @@ def on_lead_recorded(uow: UnitOfWork, event: Envelope) -> None:
     current = orm.lead_fact(uow.session, lead_id, for_update=True)
     values = _lead_fact_values(event)
     if current is None:
-        uow.session.execute(orm.lead_facts.insert().values(lead_id=lead_id, **values))
+        uow.session.execute(orm.lead_facts.insert(), {"lead_id": lead_id, **values})
         return
     if event.sequence <= current.last_sequence:
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -82,8 +82,7 @@ class Envelope:
         return clock.parse_iso(self.time)
 
     def to_json(self) -> str:
-        body = asdict(self)
-        del body["major"]
+        body = {name: getattr(self, name) for name in ENVELOPE_ATTRIBUTES}
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -110,3 +109,7 @@ class Envelope:
         if missing:
             raise ValueError(f"envelope lacks {sorted(missing)}")
         return cls(**{k: v for k, v in body.items() if k in known}, major=major)
+
+
+# The attributes an envelope carries on the wire (``major`` is derived from ``dataschema``).
+ENVELOPE_ATTRIBUTES = tuple(f.name for f in fields(Envelope) if f.name != "major")
