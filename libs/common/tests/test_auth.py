@@ -127,6 +127,25 @@ def test_token_expiry_follows_the_suites_clock(tokens: TokenFactory) -> None:
         assert code_of(verifier, token) == "token_expired"
 
 
+def test_a_verified_token_is_remembered_but_a_tampered_copy_of_it_is_still_refused(tokens: TokenFactory) -> None:
+    lookups: list[bool] = []
+
+    class CountingKeys(StaticKeys):
+        def keys(self, *, refresh: bool = False) -> dict[str, Any]:
+            lookups.append(refresh)
+            return super().keys(refresh=refresh)
+
+    verifier = verifier_for(CountingKeys(tokens.jwks))
+    token = tokens.token(subject="u", roles=["sales"])
+    assert verifier.verify(token).subject == "u"
+    assert verifier.verify(token).subject == "u"
+    assert len(lookups) == 1  # the second request did not check the signature again
+
+    header, _payload, signature = token.split(".")
+    forged = claims_of(token) | {"roles": ["admin"]}
+    assert code_of(verifier, f"{header}.{b64(json.dumps(forged).encode())}.{signature}") == "invalid_token"
+
+
 def test_token_issued_in_the_future_is_refused(tokens: TokenFactory) -> None:
     verifier = verifier_for(StaticKeys(tokens.jwks))
     fixed = FixedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
