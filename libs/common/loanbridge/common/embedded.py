@@ -155,7 +155,7 @@ def health_app(suite: Suite) -> Flask:
     return app
 
 
-def run(*, host: str, port: int, threads: int = 8) -> None:
+def run(*, host: str, port: int, threads: int = 4) -> None:
     """Serve every service in this process until SIGTERM or Ctrl-C."""
     from waitress import create_server
 
