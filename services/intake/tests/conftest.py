@@ -123,7 +123,14 @@ def new_lead() -> Callable[..., dict[str, Any]]:
             "amount": 500000,
             "term_months": 36,
             "purpose": "经营周转",
-            "form": {"monthly_income": 20000, "debt_ratio": 0.35, "employer_name": "济南某某机械厂"},
+            "form": {
+                "property_city": "济南",
+                "property_address": "历下区泉城路1号",
+                "property_area": 120,
+                "property_valuation": 2000000,
+                "monthly_income": 20000,
+                "monthly_debt_payment": 3000,
+            },
         }
         body.update(changes)
         return {name: value for name, value in body.items() if value is not None}

@@ -35,8 +35,11 @@ def test_lead_and_customer_created_events_carry_the_catalog_fields_and_no_person
     new_lead: Callable[..., dict[str, Any]],
 ) -> None:
     by_partner = client.post(f"{API}/leads", json=new_lead(external_ref="RT-1"), headers=partner["headers"]).get_json()
+    credit_form = {"employer_type": "private", "employer_name": "济南某某机械厂", "monthly_income": 12000}
     by_staff = client.post(
-        f"{API}/leads", json=new_lead(channel="douyin", product="credit", amount=88000.5), headers=sales_headers
+        f"{API}/leads",
+        json=new_lead(channel="douyin", product="credit", amount=88000.5, form=credit_form),
+        headers=sales_headers,
     ).get_json()
 
     events = harness.drain_outbox(intake.runtime)
@@ -64,7 +67,12 @@ def test_lead_and_customer_created_events_carry_the_catalog_fields_and_no_person
     assert partner_lead["city"] == "济南"
     assert partner_lead["submitted_by"] == partner["subject"]
     assert partner_lead["duplicate_outcome"] == "new_customer"
-    assert partner_lead["features"] == {"monthly_income": 20000, "debt_ratio": 0.35}
+    # The form's risk features only: not the address (x-pii), not the city or area (plain fields).
+    assert partner_lead["features"] == {
+        "property_valuation": 2000000,
+        "monthly_income": 20000,
+        "monthly_debt_payment": 3000,
+    }
     assert staff_lead["partner_id"] is None
     assert staff_lead["submitted_by"] == "sales-zhang"
     assert staff_lead["duplicate_outcome"] == "pool_customer"

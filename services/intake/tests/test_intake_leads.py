@@ -138,7 +138,9 @@ def test_second_lead_with_the_same_mobile_from_staff_links_to_the_same_customer_
 
     second = client.post(
         f"{API}/leads",
-        json=new_lead(name="张三", mobile="+86 138-1234-5678", id_number=None, channel="ground", product="credit"),
+        json=new_lead(
+            name="张三", mobile="+86 138-1234-5678", id_number=None, channel="ground", product="credit", form={}
+        ),
         headers=sales_headers,
     )
 

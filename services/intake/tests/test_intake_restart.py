@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from loanbridge.common.testing import harness
 from loanbridge.intake import handlers
+from loanbridge.intake.handlers import leads as _leads  # noqa: F401 - loads the submodule
 
 API = "/api/intake/v1"
 
@@ -51,15 +52,15 @@ def test_a_lead_written_on_the_retry_after_a_lost_race_is_readable_after_a_resta
     # which run_transaction answers by running the handler again), the key's row was gone but the process kept
     # encrypting with it, and no other or restarted process could open those values ("unknown data key").
     first_attempt: list[bool] = []
-    real_event_data = handlers.lead_event_data
+    real_event_data = handlers.leads.lead_event_data
 
-    def lose_the_first_race(row: Any) -> dict[str, Any]:
+    def lose_the_first_race(row: Any, features: dict[str, Any]) -> dict[str, Any]:
         if not first_attempt:
             first_attempt.append(True)
             raise sa.exc.IntegrityError("INSERT INTO customers", {}, Exception("UNIQUE constraint failed"))
-        return real_event_data(row)
+        return real_event_data(row, features)
 
-    monkeypatch.setattr(handlers, "lead_event_data", lose_the_first_race)
+    monkeypatch.setattr(handlers.leads, "lead_event_data", lose_the_first_race)
     created = client.post(f"{API}/leads", json=new_lead(channel="douyin"), headers=sales_headers)
     assert created.status_code == 201
     assert first_attempt == [True]

@@ -119,8 +119,8 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
     person = {"name": "张三丰", "mobile": "13812345678", "id_number": "370102198506121239", "city": "济南"}
     form = {
         "monthly_income": 20000,
-        "debt_ratio": 0.35,
-        "blacklisted": False,
+        "monthly_debt_payment": 4000,
+        "social_security_months": 36,
         "employer_type": "private",
         "employer_name": "济南某某机械厂",
     }
@@ -129,7 +129,7 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
             f"{INTAKE}/leads",
             json={
                 **person,
-                "product": "house",
+                "product": "credit",
                 "amount": 500000,
                 "term_months": 36,
                 "purpose": "经营周转",
@@ -158,7 +158,7 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
                 "amount": 120000,
                 "term_months": 24,
                 "channel": "douyin",
-                "form": {"vehicle_valuation": 150000, "vehicle_age_years": 3, "age": 41, "ltv": 0.8},
+                "form": {"vehicle_valuation": 150000, "vehicle_age_years": 3, "credit_inquiries_3m": 2},
             },
             headers=sales,
         ),
@@ -263,7 +263,7 @@ def test_a_lead_whose_form_gives_a_feature_a_list_is_refused_rather_than_publish
         "amount": 300000,
         "term_months": 24,
         "channel": "douyin",
-        "form": {"age": [41]},
+        "form": {"monthly_income": [41]},
     }
 
     response = intake.client().post(f"{INTAKE}/leads", json=lead, headers=sales)

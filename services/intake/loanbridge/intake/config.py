@@ -7,8 +7,10 @@ from typing import Any
 
 from loanbridge.common.cache import TtlCache
 from loanbridge.common.config import Env
-from loanbridge.common.pii.crypto import BlindIndex, FieldCipher, blind_index_from_env, field_cipher_from_env
+from loanbridge.common.pii.crypto import BlindIndex, blind_index_from_env, keks_from_env
+from loanbridge.common.pii.vault import SubjectVault
 from loanbridge.intake.domain.leads import SHANDONG_CITIES
+from loanbridge.intake.orm import customer_keys
 
 # Channels and partner quotas are read on every lead; a change reaches every process within this many seconds.
 REFERENCE_DATA_TTL = 5.0
@@ -16,11 +18,12 @@ REFERENCE_DATA_TTL = 5.0
 
 @dataclass(frozen=True)
 class IntakeConfig:
-    cipher: FieldCipher
+    vault: SubjectVault
     blind_index: BlindIndex
     partner_quota_per_minute: int = 600
     cities: tuple[str, ...] = SHANDONG_CITIES
     channels: TtlCache[Any] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
+    forms: TtlCache[Any] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
     quotas: TtlCache[int] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
 
     @classmethod
@@ -28,7 +31,7 @@ class IntakeConfig:
         env = env or Env()
         extra = tuple(city.strip() for city in (env.get("INTAKE_EXTRA_CITIES") or "").split(",") if city.strip())
         return cls(
-            cipher=field_cipher_from_env(env),
+            vault=SubjectVault(customer_keys, "customer_id", *keks_from_env(env)),
             blind_index=blind_index_from_env(env),
             partner_quota_per_minute=env.integer("INTAKE_PARTNER_QUOTA_PER_MINUTE", 600),
             cities=SHANDONG_CITIES + extra,

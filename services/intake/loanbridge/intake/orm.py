@@ -28,6 +28,26 @@ customers = sa.Table(
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("address_enc", sa.Text, nullable=True),
+    sa.Column("birth_date", sa.Date, nullable=True),
+    sa.Column("gender", sa.String(8), nullable=True),
+    sa.Column("owner_id", sa.String(64), nullable=True, index=True),
+    sa.Column("owner_team_id", sa.String(36), nullable=True, index=True),
+    sa.Column("owner_changed_at", Timestamp, nullable=True),
+    sa.Column("grade", sa.String(1), nullable=True),
+    sa.Column("grade_changed_at", Timestamp, nullable=True),
+    sa.Column("consent_at", Timestamp, nullable=True),
+    sa.Column("consent_channel", sa.String(32), nullable=True),
+    sa.Column("erased_at", Timestamp, nullable=True),
+)
+
+customer_keys = sa.Table(
+    "customer_keys",
+    metadata,
+    sa.Column("customer_id", sa.String(36), primary_key=True),
+    sa.Column("wrapped_key", sa.String(255), nullable=False),
+    sa.Column("kek_id", sa.String(32), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
 )
 
 leads = sa.Table(
@@ -50,6 +70,14 @@ leads = sa.Table(
     sa.Column("form", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("form_version", sa.Integer, nullable=True),
+    sa.Column("submitted_at", Timestamp, nullable=True),
+    sa.Column("stage", sa.String(32), nullable=True, index=True),
+    sa.Column("stage_changed_at", Timestamp, nullable=True),
+    sa.Column("assignee_id", sa.String(64), nullable=True, index=True),
+    sa.Column("evaluation", sa.Text, nullable=True),
+    sa.Column("evaluated_at", Timestamp, nullable=True),
+    sa.Column("intent_level", sa.String(8), nullable=True),
     sa.UniqueConstraint("submitter_scope", "external_ref", name="uq_leads_external_ref"),
 )
 
@@ -62,6 +90,114 @@ channels = sa.Table(
     sa.Column("partner_id", sa.String(36), nullable=True, unique=True),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+product_forms = sa.Table(
+    "product_forms",
+    metadata,
+    sa.Column("product", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("note", sa.String(200), nullable=True),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("published_by", sa.String(64), nullable=True),
+    sa.Column("published_at", Timestamp, nullable=True),
+)
+
+channel_spend = sa.Table(
+    "channel_spend",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("amount", sa.Numeric(14, 2), nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("lead_id", sa.String(36), nullable=False, index=True),
+    sa.Column("customer_id", sa.String(36), nullable=False, index=True),
+    sa.Column("doc_type", sa.String(32), nullable=False),
+    sa.Column("content_type", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("storage_key", sa.String(200), nullable=False),
+    sa.Column("uploaded_by", sa.String(64), nullable=False),
+    sa.Column("uploaded_at", Timestamp, nullable=False),
+    sa.Column("erased_at", Timestamp, nullable=True),
+)
+
+blacklist = sa.Table(
+    "blacklist",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("id_number_bidx", sa.String(64), nullable=True, index=True),
+    sa.Column("mobile_bidx", sa.String(64), nullable=True, index=True),
+    sa.Column("masked", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("added_by", sa.String(64), nullable=False),
+    sa.Column("added_at", Timestamp, nullable=False),
+    sa.Column("removed_by", sa.String(64), nullable=True),
+    sa.Column("removed_at", Timestamp, nullable=True),
+)
+
+followups = sa.Table(
+    "followups",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("lead_id", sa.String(36), nullable=False, index=True),
+    sa.Column("customer_id", sa.String(36), nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("intent_level", sa.String(8), nullable=True),
+    sa.Column("note_enc", sa.Text, nullable=True),
+    sa.Column("contacted_at", Timestamp, nullable=False),
+    sa.Column("next_followup_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("customer_id", sa.String(36), nullable=False, index=True),
+    sa.Column("given_at", Timestamp, nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("scope", sa.String(64), nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source_key", sa.String(200), nullable=False),
+    sa.Column("report_key", sa.String(200), nullable=True),
+    sa.Column("rows_total", sa.Integer, nullable=False),
+    sa.Column("rows_new", sa.Integer, nullable=False),
+    sa.Column("rows_linked", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+    sa.Column("rows_done", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(200), nullable=True),
+    sa.Column("expires_at", Timestamp, nullable=False, index=True),
 )
 
 partner_quotas = sa.Table(

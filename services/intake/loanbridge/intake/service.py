@@ -4,14 +4,14 @@ from pathlib import Path
 
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.service import ServiceSpec
-from loanbridge.intake import handlers
 from loanbridge.intake.app import create_app
 from loanbridge.intake.config import IntakeConfig
+from loanbridge.intake.handlers import leads
 from loanbridge.intake.subscriptions import SUBSCRIPTIONS
 
 
 def resync(runtime: Runtime) -> int:
-    return runtime.transaction(handlers.emit_snapshots)
+    return runtime.transaction(leads.emit_snapshots)
 
 
 SERVICE = ServiceSpec(

@@ -38,8 +38,9 @@ def lead_answer(row: Any, *, masked_name: str, masked_mobile: str) -> dict[str, 
 def stored_lead_answer(uow: UnitOfWork, config: IntakeConfig, row: Any) -> dict[str, Any]:
     """The answer for a stored lead, its customer's contacts masked."""
     customer = orm.customer_by_id(uow.session, row.customer_id)
-    mobile = config.cipher.decrypt(uow.session, "customers.mobile", customer.mobile_enc) if customer.mobile_enc else ""
-    return lead_answer(row, masked_name=customer.masked_name, masked_mobile=mask_mobile(mobile))
+    key = config.vault.key(uow.session, row.customer_id)
+    mobile = key.open("mobile", customer.mobile_enc) if key and customer.mobile_enc else ""
+    return lead_answer(row, masked_name=customer.masked_name, masked_mobile=mask_mobile(mobile) if mobile else "")
 
 
 def read_lead(uow: UnitOfWork, *, config: IntakeConfig, principal: Principal, lead_id: str) -> dict[str, Any]:

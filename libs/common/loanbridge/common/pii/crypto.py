@@ -170,6 +170,16 @@ def create_data_key(session: Session, kek: KeyEncryptionKey) -> str:
     return key_id
 
 
+def keks_from_env(env: Env | None = None) -> tuple[KeyEncryptionKey, KeyEncryptionKey | None]:
+    """The KEK in use (``LOANBRIDGE_PII_KEK``, no default) and, during a rotation, the one before it
+    (``LOANBRIDGE_PII_KEK_PREVIOUS``), whose wrapped keys still open until ``rotate-keys`` has re-wrapped them."""
+    env = env or Env()
+    current = KeyEncryptionKey(decode_key("PII_KEK", env.require("PII_KEK")))
+    previous_text = env.get("PII_KEK_PREVIOUS")
+    previous = KeyEncryptionKey(decode_key("PII_KEK_PREVIOUS", previous_text)) if previous_text else None
+    return current, previous
+
+
 def field_cipher_from_env(env: Env | None = None) -> FieldCipher:
     """The field cipher under the configured KEK (``LOANBRIDGE_PII_KEK``, no default)."""
     env = env or Env()

@@ -9,13 +9,14 @@ from flask.views import MethodView
 from loanbridge.common import runtime as runtimes
 from loanbridge.common.app import Blueprint
 from loanbridge.common.auth import requires
-from loanbridge.intake import handlers, views
+from loanbridge.intake import views
 from loanbridge.intake.api.schemas import (
     ChannelCreateSchema,
     ChannelSchema,
     PartnerQuotaAnswerSchema,
     PartnerQuotaSchema,
 )
+from loanbridge.intake.handlers import channels
 
 blp = Blueprint("channels", __name__, url_prefix="/api/intake/v1", description="Channels and partner quotas")
 
@@ -33,7 +34,7 @@ class Channels(MethodView):
     @blp.response(201, ChannelSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a channel (a partner's channel names its partner_id)."""
-        return runtimes.current().transaction(handlers.create_channel, **data)
+        return runtimes.current().transaction(channels.create_channel, **data)
 
 
 @blp.route("/partners/<partner_id>/quota")
@@ -44,4 +45,4 @@ class PartnerQuota(MethodView):
     def put(self, data: dict[str, Any], partner_id: str) -> dict[str, Any]:
         """Set a partner's lead submissions per minute (beyond it: 429 with Retry-After)."""
         runtime = runtimes.current()
-        return runtime.transaction(handlers.set_partner_quota, config=runtime.config, partner_id=partner_id, **data)
+        return runtime.transaction(channels.set_partner_quota, config=runtime.config, partner_id=partner_id, **data)

@@ -11,8 +11,9 @@ from loanbridge.common import runtime as runtimes
 from loanbridge.common.app import Blueprint
 from loanbridge.common.auth import current_principal, requires
 from loanbridge.common.errors import InvalidInput, RateLimited
-from loanbridge.intake import handlers, views
+from loanbridge.intake import views
 from loanbridge.intake.api.schemas import LeadCreateSchema, LeadSchema
+from loanbridge.intake.handlers import channels, leads
 
 blp = Blueprint("leads", __name__, url_prefix="/api/intake/v1", description="Leads")
 
@@ -46,14 +47,14 @@ class Leads(MethodView):
         runtime, principal = runtimes.current(), current_principal()
         if principal.partner_id:
             wait = runtime.autocommit(
-                handlers.consume_partner_quota, config=runtime.config, partner_id=principal.partner_id
+                channels.consume_partner_quota, config=runtime.config, partner_id=principal.partner_id
             )
             if wait is not None:
                 raise RateLimited(
                     "已超过合作方每分钟提交上限,请稍后重试", code="partner_quota_exceeded", retry_after=wait
                 )
         answer = runtime.transaction(
-            handlers.submit_lead,
+            leads.submit_lead,
             config=runtime.config,
             principal=principal,
             lead=lead,

@@ -1,4 +1,5 @@
-"""intake's use cases: one function per command, each run in a unit of work by its caller."""
+"""Leads from staff and partners, and the customer behind each: dedupe, personal data sealed with the
+customer's own key, the product form's values checked and their risk features shared."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from loanbridge.common import clock
 from loanbridge.common.auth import Principal
 from loanbridge.common.errors import Conflict, InvalidInput
 from loanbridge.common.pii.masking import mask_mobile, mask_name
+from loanbridge.common.pii.validators import id_number_facts
+from loanbridge.common.pii.vault import SubjectKey
 from loanbridge.common.uow import UnitOfWork, naive_utc, request_hash
 from loanbridge.intake import orm
 from loanbridge.intake.config import IntakeConfig
-from loanbridge.intake.domain import quota
-from loanbridge.intake.domain.leads import DEFAULT_PRODUCTS, duplicate_outcome, money, risk_features
+from loanbridge.intake.domain.forms import FormDefinition
+from loanbridge.intake.domain.leads import duplicate_outcome, money
+from loanbridge.intake.handlers.products import form_version, published_form
 from loanbridge.intake.views import lead_answer, stored_lead_answer
 
 LEAD_CREATED_STATUS = 201
@@ -40,54 +44,6 @@ def submitter_scope(principal: Principal) -> str:
 
 def _now() -> datetime:
     return naive_utc(clock.now())
-
-
-# --- partner quota ------------------------------------------------------------------------------------------
-def consume_partner_quota(connection: sa.Connection, *, config: IntakeConfig, partner_id: str) -> int | None:
-    """Count one request against the partner's minute; return seconds to wait when over quota, else None.
-
-    Runs on an autocommit connection, outside the lead's transaction: one statement, and the counter row is
-    never held locked while a lead is written.
-    """
-    now = clock.now()
-    window = quota.window_start(now)
-    limit = config.quotas.get(
-        partner_id, lambda: orm.partner_quota(connection, partner_id) or config.partner_quota_per_minute
-    )
-    used = orm.count_quota_use(connection, partner_id, window)
-    if used == 1:
-        orm.forget_old_quota_windows(connection, partner_id, window)
-    return quota.retry_after(now) if limit is not None and used > limit else None
-
-
-def set_partner_quota(uow: UnitOfWork, *, config: IntakeConfig, partner_id: str, per_minute: int) -> dict[str, Any]:
-    """Set a partner's requests-per-minute quota."""
-    table = orm.partner_quotas
-    if orm.partner_quota(uow.session, partner_id) is None:
-        uow.session.execute(table.insert().values(partner_id=partner_id, per_minute=per_minute))
-    else:
-        uow.session.execute(table.update().where(table.c.partner_id == partner_id).values(per_minute=per_minute))
-    config.quotas.forget(partner_id)
-    return {"partner_id": partner_id, "per_minute": per_minute}
-
-
-# --- channels -----------------------------------------------------------------------------------------------
-def create_channel(uow: UnitOfWork, *, code: str, name: str, kind: str, partner_id: str | None) -> dict[str, Any]:
-    """Register a lead channel; a partner's channel names the partner."""
-    if orm.channel_by_code(uow.session, code) is not None:
-        raise Conflict("渠道编码已存在", code="channel_code_taken")
-    if partner_id and orm.channel_of_partner(uow.session, partner_id) is not None:
-        raise Conflict("该合作方已有渠道", code="partner_channel_exists")
-    row = {
-        "code": code,
-        "name": name,
-        "kind": kind,
-        "partner_id": partner_id,
-        "active": True,
-        "created_at": _now(),
-    }
-    uow.session.execute(orm.channels.insert().values(**row))
-    return row
 
 
 def _lead_channel(uow: UnitOfWork, config: IntakeConfig, principal: Principal, requested: str | None) -> str:
@@ -134,10 +90,18 @@ def submit_lead(
                 raise Conflict("该 external_ref 已用于不同的线索", code="external_ref_reused")
             return LeadAnswer(body=stored_lead_answer(uow, config, earlier), replayed=True)
 
-    _check_lead_values(config, lead)
+    if lead["city"] not in config.cities:
+        raise InvalidInput.for_field("city", "城市不在服务范围内")
+    form = published_form(uow.session, config, lead["product"])
+    values = lead.get("form") or {}
+    problems = form.definition.errors_in_values(values)
+    if problems:
+        raise InvalidInput(details={"fields": {"form": problems}})
     channel = _lead_channel(uow, config, principal, lead.get("channel"))
-    customer, is_new = _find_or_create_customer(uow, config, lead, channel)
-    outcome = duplicate_outcome(customer_is_new=is_new, owner_id=None, submitter_id=principal.subject)
+    customer, key, is_new = _find_or_create_customer(uow, config, lead, channel)
+    outcome = duplicate_outcome(
+        customer_is_new=is_new, owner_id=customer.get("owner_id"), submitter_id=principal.subject
+    )
     now = _now()
     row = SimpleNamespace(
         id=str(uuid.uuid4()),
@@ -154,12 +118,13 @@ def submit_lead(
         external_ref=lead.get("external_ref"),
         request_hash=fingerprint,
         duplicate_outcome=outcome.value,
-        form=json.dumps(lead.get("form") or {}, ensure_ascii=False),
+        form=json.dumps(seal_form(form.definition, key, values), ensure_ascii=False),
+        form_version=form.version,
         created_at=now,
         updated_at=now,
     )
     uow.session.execute(orm.leads.insert(), vars(row))
-    uow.emit("intake.lead.created", subject=row.id, data=lead_event_data(row))
+    uow.emit("intake.lead.created", subject=row.id, data=lead_event_data(row, form.definition.features_of(values)))
     body = lead_answer(row, masked_name=customer["masked_name"], masked_mobile=mask_mobile(lead["mobile"]))
     if idempotency_key:
         uow.save_idempotent_response(
@@ -172,16 +137,17 @@ def submit_lead(
     return LeadAnswer(body=body)
 
 
-def _check_lead_values(config: IntakeConfig, lead: dict[str, Any]) -> None:
-    if lead["city"] not in config.cities:
-        raise InvalidInput.for_field("city", "城市不在服务范围内")
-    if lead["product"] not in DEFAULT_PRODUCTS:
-        raise InvalidInput.for_field("product", "产品不存在")
+def seal_form(form: FormDefinition, key: SubjectKey, values: dict[str, Any]) -> dict[str, Any]:
+    """The form values as stored: the fields marked ``x-pii`` sealed with the customer's key."""
+    return {
+        name: key.seal(f"form.{name}", json.dumps(value, ensure_ascii=False)) if name in form.pii_fields else value
+        for name, value in values.items()
+    }
 
 
 def _find_or_create_customer(
     uow: UnitOfWork, config: IntakeConfig, lead: dict[str, Any], channel: str
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[dict[str, Any], SubjectKey, bool]:
     """The person behind a lead, by ID number first, then by mobile; a new customer if neither is known.
 
     Two first leads of one new person racing each other collide on the blind-index unique keys; the loser's
@@ -192,6 +158,9 @@ def _find_or_create_customer(
     mobile_index = config.blind_index.of("mobile", lead["mobile"])
     found = orm.customer_by_indexes(session, id_number_bidx=id_index, mobile_bidx=mobile_index)
     if found is not None:
+        key = config.vault.key(session, found.id)
+        if key is None:
+            raise Conflict("该客户的个人信息已按要求删除,不能再关联新线索", code="customer_erased")
         if id_index and found.id_number_bidx is None:
             # Known by mobile only so far: keep the ID number, or a later lead under another mobile would
             # become a second customer for the same person.
@@ -199,26 +168,28 @@ def _find_or_create_customer(
                 orm.customers.update()
                 .where(orm.customers.c.id == found.id)
                 .values(
-                    id_number_enc=config.cipher.encrypt(session, "customers.id_number", lead["id_number"]),
+                    id_number_enc=key.seal("id_number", lead["id_number"]),
                     id_number_bidx=id_index,
+                    **identity_facts(lead["id_number"]),
                     updated_at=_now(),
                 )
             )
-        return dict(found._mapping), False
+        return dict(found._mapping), key, False
     customer_id, now = str(uuid.uuid4()), _now()
-    cipher = config.cipher
+    key = config.vault.create(session, customer_id, now=clock.now())
     customer = {
         "id": customer_id,
-        "name_enc": cipher.encrypt(session, "customers.name", lead["name"]),
+        "name_enc": key.seal("name", lead["name"]),
         "masked_name": mask_name(lead["name"]),
-        "mobile_enc": cipher.encrypt(session, "customers.mobile", lead["mobile"]),
+        "mobile_enc": key.seal("mobile", lead["mobile"]),
         "mobile_bidx": mobile_index,
-        "id_number_enc": cipher.encrypt(session, "customers.id_number", lead["id_number"]) if id_index else None,
+        "id_number_enc": key.seal("id_number", lead["id_number"]) if id_index else None,
         "id_number_bidx": id_index,
         "city": lead["city"],
         "channel": channel,
         "created_at": now,
         "updated_at": now,
+        **(identity_facts(lead["id_number"]) if id_index else {}),
     }
     session.execute(orm.customers.insert(), customer)
     uow.emit(
@@ -226,10 +197,16 @@ def _find_or_create_customer(
         subject=customer_id,
         data=customer_event_data(SimpleNamespace(**customer)),
     )
-    return customer, True
+    return customer, key, True
 
 
-def lead_event_data(row: Any) -> dict[str, Any]:
+def identity_facts(id_number: str) -> dict[str, Any]:
+    """Birth date and gender, derived from the ID number (age is derived from the birth date when read)."""
+    facts = id_number_facts(id_number, today=clock.business_date(clock.now()))
+    return {"birth_date": facts.birth_date, "gender": facts.gender}
+
+
+def lead_event_data(row: Any, features: dict[str, Any]) -> dict[str, Any]:
     """``intake.lead.created`` / ``.updated``: ids, business facts and risk features; no personal data."""
     return {
         "lead_id": row.id,
@@ -243,13 +220,20 @@ def lead_event_data(row: Any) -> dict[str, Any]:
         "city": row.city,
         "submitted_by": row.submitted_by,
         "duplicate_outcome": row.duplicate_outcome,
-        "features": risk_features(json.loads(row.form)),
+        "features": features,
         "created_at": clock.isoformat(row.created_at),
     }
 
 
 def customer_event_data(row: Any) -> dict[str, Any]:
     return {"customer_id": row.id, "masked_name": row.masked_name, "city": row.city, "channel": row.channel}
+
+
+def stored_features(session: Any, row: Any) -> dict[str, Any]:
+    """A stored lead's risk features, by the form version it was filled with (never a sealed field)."""
+    if row.form_version is None:
+        return {}
+    return form_version(session, row.product, row.form_version).features_of(json.loads(row.form))
 
 
 def emit_snapshots(uow: UnitOfWork) -> int:
@@ -259,6 +243,6 @@ def emit_snapshots(uow: UnitOfWork) -> int:
         uow.emit("intake.customer.updated", subject=row.id, data=customer_event_data(row))
         count += 1
     for row in uow.session.execute(sa.select(orm.leads).order_by(orm.leads.c.created_at)):
-        uow.emit("intake.lead.updated", subject=row.id, data=lead_event_data(row))
+        uow.emit("intake.lead.updated", subject=row.id, data=lead_event_data(row, stored_features(uow.session, row)))
         count += 1
     return count
