@@ -147,7 +147,7 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
         ),
         201,
     )
-    ok(
+    car = ok(
         client.post(
             f"{INTAKE}/leads",
             json={
@@ -164,6 +164,21 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
         ),
         201,
     )
+    ok(client.post(f"{INTAKE}/leads/{car['id']}/submit", headers=sales), 201)
+    followup = {
+        "method": "call",
+        "outcome": "interested",
+        "intent_level": "A",
+        "next_followup_at": "2026-12-01T02:00:00Z",
+    }
+    ok(client.post(f"{INTAKE}/leads/{car['id']}/followups", json=followup, headers=sales), 201)
+    ok(
+        client.post(
+            f"{INTAKE}/leads/{car['id']}/followups", json={"method": "sms", "outcome": "no_answer"}, headers=sales
+        ),
+        201,
+    )
+    ok(client.put(f"{INTAKE}/channels/douyin/spend/2026-11", json={"amount": 120000}, headers=admin), 200)
     live = harness.drain_outbox(runtime)
     assert services.get("intake").resync is not None
     services.get("intake").resync(runtime)  # type: ignore[misc]

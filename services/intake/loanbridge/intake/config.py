@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from loanbridge.common.cache import TtlCache
@@ -11,6 +12,7 @@ from loanbridge.common.pii.crypto import BlindIndex, blind_index_from_env, keks_
 from loanbridge.common.pii.vault import SubjectVault
 from loanbridge.intake.domain.leads import SHANDONG_CITIES
 from loanbridge.intake.orm import customer_keys
+from loanbridge.intake.storage import DocumentStore, max_document_bytes, store_from_settings
 
 # Channels and partner quotas are read on every lead; a change reaches every process within this many seconds.
 REFERENCE_DATA_TTL = 5.0
@@ -25,6 +27,8 @@ class IntakeConfig:
     channels: TtlCache[Any] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
     forms: TtlCache[Any] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
     quotas: TtlCache[int] = field(default_factory=lambda: TtlCache(REFERENCE_DATA_TTL))
+    documents: DocumentStore | None = None
+    max_document_bytes: int = 20 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> IntakeConfig:
@@ -35,4 +39,6 @@ class IntakeConfig:
             blind_index=blind_index_from_env(env),
             partner_quota_per_minute=env.integer("INTAKE_PARTNER_QUOTA_PER_MINUTE", 600),
             cities=SHANDONG_CITIES + extra,
+            documents=store_from_settings(env, var_dir=Path(env.get("VAR_DIR", "var") or "var").resolve()),
+            max_document_bytes=max_document_bytes(env),
         )

@@ -39,6 +39,7 @@ customers = sa.Table(
     sa.Column("consent_at", Timestamp, nullable=True),
     sa.Column("consent_channel", sa.String(32), nullable=True),
     sa.Column("erased_at", Timestamp, nullable=True),
+    sa.Column("opt_out_at", Timestamp, nullable=True),
 )
 
 customer_keys = sa.Table(
@@ -221,7 +222,13 @@ def customer_by_indexes(session: Session, *, id_number_bidx: str | None, mobile_
     match = customers.c.mobile_bidx == mobile_bidx
     if id_number_bidx is not None:
         match = sa.or_(customers.c.id_number_bidx == id_number_bidx, match)
-    columns = (customers.c.id, customers.c.masked_name, customers.c.id_number_bidx, customers.c.mobile_bidx)
+    columns = (
+        customers.c.id,
+        customers.c.masked_name,
+        customers.c.id_number_bidx,
+        customers.c.mobile_bidx,
+        customers.c.owner_id,
+    )
     rows = session.execute(sa.select(*columns).where(match)).all()
     by_id_number = [row for row in rows if id_number_bidx is not None and row.id_number_bidx == id_number_bidx]
     return (by_id_number or rows or [None])[0]
@@ -235,6 +242,10 @@ def lead_by_external_ref(session: Session, scope: str, external_ref: str) -> Any
     return session.execute(
         sa.select(leads).where(leads.c.submitter_scope == scope, leads.c.external_ref == external_ref)
     ).first()
+
+
+def followup_by_id(session: Session, followup_id: str) -> Any:
+    return session.execute(sa.select(followups).where(followups.c.id == followup_id)).first()
 
 
 def lead_by_id(session: Session, lead_id: str) -> Any:

@@ -54,6 +54,9 @@ PUBLISHED: frozenset[str] = frozenset(
         "intake.customer.updated",
         "intake.lead.created",
         "intake.lead.updated",
+        "intake.application.submitted",
+        "intake.followup.logged",
+        "intake.channel.spend_recorded",
     }
 )
 """The types some service publishes today, each with its schema under docs/events/. A type joins this set in

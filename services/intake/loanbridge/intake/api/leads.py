@@ -12,8 +12,16 @@ from loanbridge.common.app import Blueprint
 from loanbridge.common.auth import current_principal, requires
 from loanbridge.common.errors import InvalidInput, RateLimited
 from loanbridge.intake import views
-from loanbridge.intake.api.schemas import LeadCreateSchema, LeadSchema
-from loanbridge.intake.handlers import channels, leads
+from loanbridge.intake.api.schemas import (
+    FollowupCreateSchema,
+    FollowupSchema,
+    LeadCreateSchema,
+    LeadPageSchema,
+    LeadSchema,
+    ListQuerySchema,
+    SubmissionSchema,
+)
+from loanbridge.intake.handlers import applications, channels, followups, leads
 
 blp = Blueprint("leads", __name__, url_prefix="/api/intake/v1", description="Leads")
 
@@ -63,6 +71,17 @@ class Leads(MethodView):
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
         return answer.body, 201, headers
 
+    @requires()
+    @blp.arguments(ListQuerySchema, location="query")
+    @blp.response(200, LeadPageSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Leads in the caller's scope (a partner: its own), newest first (cursor-paginated)."""
+        limit, cursor = query.pop("limit"), query.pop("cursor", None)
+        page = runtimes.current().transaction(
+            views.list_leads, principal=current_principal(), filters=query, limit=limit, cursor=cursor
+        )
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
 
 @blp.route("/leads/<lead_id>")
 class Lead(MethodView):
@@ -73,4 +92,38 @@ class Lead(MethodView):
         runtime = runtimes.current()
         return runtime.transaction(
             views.read_lead, config=runtime.config, principal=current_principal(), lead_id=lead_id
+        )
+
+
+@blp.route("/leads/<lead_id>/submit")
+class Submit(MethodView):
+    @requires("partner", "sales", "manager", "admin")
+    @blp.response(201, SubmissionSchema)
+    def post(self, lead_id: str) -> dict[str, Any]:
+        """Submit the lead's application for risk review (values checked against its form)."""
+        runtime = runtimes.current()
+        return runtime.transaction(
+            applications.submit_application, config=runtime.config, principal=current_principal(), lead_id=lead_id
+        )
+
+
+@blp.route("/leads/<lead_id>/followups")
+class Followups(MethodView):
+    @requires("sales", "manager", "admin")
+    @blp.arguments(FollowupCreateSchema)
+    @blp.response(201, FollowupSchema)
+    def post(self, data: dict[str, Any], lead_id: str) -> dict[str, Any]:
+        """Log a contact with the customer: method, outcome, intent level, next follow-up time."""
+        runtime = runtimes.current()
+        return runtime.transaction(
+            followups.log_followup,
+            config=runtime.config,
+            principal=current_principal(),
+            lead_id=lead_id,
+            method=data["method"],
+            outcome=data["outcome"],
+            intent_level=data.get("intent_level"),
+            note=data.get("note"),
+            contacted_at=data.get("contacted_at"),
+            next_followup_at=data.get("next_followup_at"),
         )

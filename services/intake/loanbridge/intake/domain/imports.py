@@ -205,7 +205,10 @@ def duplicate_reason(first_row: int) -> str:
 # --------------------------------------------------------------------------------------------------------------------
 # Text cleaning
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE = dict.fromkeys(
+    [*map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\x7f"), *(code for code in range(32) if chr(code) not in "\t\n\r")],
+    None,
+)  # zero-width characters, soft hyphens and control characters (which an .xlsx cannot even hold)
 _WHITESPACE = re.compile(r"\s+")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
@@ -225,7 +228,7 @@ def _clean(value: Any, *, nfkc: bool = True) -> str:
         match = _EXCEL_TEXT_FORMULA.match(text)
         return match.group(1).strip() if match else text
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return "TRUE" if value else "FALSE"  # as Excel shows it
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -551,9 +554,12 @@ def parse_row(
     cells = row.cells
     errors: list[FieldError] = []
 
-    name = _person_name(_clean(cells.get("name")))
+    raw_name = cells.get("name")
+    name = _person_name(_clean(raw_name))
     if not name:
         errors.append(FieldError("name", "缺少姓名"))
+    elif not isinstance(raw_name, str):  # a number or a date cell under 姓名: the columns are off
+        errors.append(FieldError("name", "姓名含有数字或符号,请检查是否填错了列"))
     elif len(name) > MAX_NAME_LENGTH:
         errors.append(FieldError("name", f"姓名过长(最多 {MAX_NAME_LENGTH} 个字)"))
     elif not _NAME_PATTERN.fullmatch(name):
@@ -720,11 +726,11 @@ def _amount(cells: Mapping[str, Any], errors: list[FieldError]) -> Decimal | Non
     if value <= 0:
         errors.append(FieldError("amount", "贷款金额必须大于 0"))
         return None
+    if not MIN_AMOUNT <= value <= MAX_AMOUNT:  # before quantize, which cannot hold a huge number to the fen
+        errors.append(FieldError("amount", "贷款金额超出合理范围(1000 元至 1 亿元),请确认单位是元还是万元"))
+        return None
     if value != value.quantize(_FEN):
         errors.append(FieldError("amount", "贷款金额最多精确到分"))
-        return None
-    if not MIN_AMOUNT <= value <= MAX_AMOUNT:
-        errors.append(FieldError("amount", "贷款金额超出合理范围(1000 元至 1 亿元),请确认单位是元还是万元"))
         return None
     return value.quantize(_FEN)
 
@@ -846,6 +852,8 @@ def _date_of(raw: Any) -> date | None:
     if isinstance(raw, time | bool):
         return None
     if isinstance(raw, int | float | Decimal):
+        if isinstance(raw, Decimal) and not raw.is_finite():
+            return None
         number = float(raw)
         if number.is_integer() and 19000101 <= number <= 29991231:
             return _ymd(*_divmod_date(int(number)))

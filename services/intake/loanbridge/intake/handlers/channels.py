@@ -8,11 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from loanbridge.common import clock
-from loanbridge.common.errors import Conflict
+from loanbridge.common.errors import Conflict, NotFound
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.intake import orm
 from loanbridge.intake.config import IntakeConfig
 from loanbridge.intake.domain import quota
+from loanbridge.intake.domain.leads import money
 
 
 def _now() -> datetime:
@@ -65,3 +66,36 @@ def create_channel(uow: UnitOfWork, *, code: str, name: str, kind: str, partner_
     }
     uow.session.execute(orm.channels.insert().values(**row))
     return row
+
+
+# --- spend ----------------------------------------------------------------------------------------------------
+def record_spend(uow: UnitOfWork, *, principal: Any, channel: str, month: str, amount: Any) -> dict[str, Any]:
+    """A channel's spend for a month (replaces what was recorded before); reporting derives cost per lead and
+    per funded loan from it."""
+    if orm.channel_by_code(uow.session, channel) is None:
+        raise NotFound("渠道不存在")
+    spend = orm.channel_spend
+    row = {"channel": channel, "month": month, "amount": amount, "recorded_by": principal.subject,
+           "recorded_at": _now()}  # fmt: skip
+    updated = uow.session.execute(
+        spend.update()
+        .where(spend.c.channel == channel, spend.c.month == month)
+        .values(amount=amount, recorded_by=principal.subject, recorded_at=row["recorded_at"])
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        uow.session.execute(spend.insert(), row)
+    uow.emit(
+        "intake.channel.spend_recorded",
+        subject=f"{channel}:{month}",
+        data={"channel": channel, "month": month, "amount": money(amount)},
+    )
+    return {"channel": channel, "month": month, "amount": money(amount), "recorded_by": principal.subject}
+
+
+def list_spend(uow: UnitOfWork, *, channel: str) -> list[dict[str, Any]]:
+    spend = orm.channel_spend
+    rows = uow.session.execute(sa.select(spend).where(spend.c.channel == channel).order_by(spend.c.month.desc()))
+    return [
+        {"channel": row.channel, "month": row.month, "amount": money(row.amount), "recorded_by": row.recorded_by}
+        for row in rows
+    ]

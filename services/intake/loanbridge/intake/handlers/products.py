@@ -16,6 +16,7 @@ from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.intake import orm
 from loanbridge.intake.config import IntakeConfig
 from loanbridge.intake.domain.forms import FormDefinition, definition_errors
+from loanbridge.intake.views import form_answer
 
 
 @dataclass(frozen=True)
@@ -118,21 +119,6 @@ def form_version(session: Session, product: str, version: int) -> FormDefinition
     if row is None:
         raise NotFound("表单版本不存在")
     return FormDefinition(json.loads(row.definition))
-
-
-def form_answer(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-    return {
-        "product": data["product"],
-        "version": data["version"],
-        "status": data["status"],
-        "definition": json.loads(data["definition"]),
-        "note": data.get("note"),
-        "created_by": data["created_by"],
-        "created_at": clock.as_utc(data["created_at"]),
-        "published_by": data.get("published_by"),
-        "published_at": clock.as_utc(data["published_at"]) if data.get("published_at") else None,
-    }
 
 
 def _existing_product(session: Session, code: str) -> Any:

@@ -1,0 +1,108 @@
+"""What intake keeps of workflow's and risk's events, for the duplicate outcome and the customer 360: each
+customer's owner and grade, each lead's stage, assignee and latest risk result. The newer event wins (by its
+business time), so redelivered or reordered events change nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from loanbridge.common.events.envelope import Envelope
+from loanbridge.common.events.errors import NotYet
+from loanbridge.common.uow import UnitOfWork, naive_utc
+from loanbridge.intake import orm
+
+
+def _when(event: Envelope) -> datetime:
+    return naive_utc(event.occurred_at)
+
+
+def _newer(column: sa.Column, when: datetime) -> Any:
+    return sa.or_(column.is_(None), column < when)
+
+
+def _require_customer(uow: UnitOfWork, customer_id: str) -> None:
+    if orm.customer_by_id(uow.session, customer_id) is None:
+        raise NotYet(f"customer {customer_id} not known yet")
+
+
+def on_case_assigned(uow: UnitOfWork, event: Envelope) -> None:
+    """``workflow.case.assigned``: the customer's owner and the lead's assignee."""
+    data, when = event.data, _when(event)
+    _require_customer(uow, data["customer_id"])
+    _set_owner(uow, data["customer_id"], when, owner_id=data["assignee_id"], team_id=data.get("team_id"))
+    uow.session.execute(
+        orm.leads.update().where(orm.leads.c.id == data["case_id"]).values(assignee_id=data["assignee_id"])
+    )
+
+
+def on_case_recycled(uow: UnitOfWork, event: Envelope) -> None:
+    """``workflow.case.recycled``: the customer went back to the public pool (公海)."""
+    data = event.data
+    _require_customer(uow, data["customer_id"])
+    _set_owner(uow, data["customer_id"], _when(event), owner_id=None, team_id=None)
+    uow.session.execute(orm.leads.update().where(orm.leads.c.id == data["case_id"]).values(assignee_id=None))
+
+
+def on_case_claimed(uow: UnitOfWork, event: Envelope) -> None:
+    """``workflow.case.claimed``: someone took the customer from the public pool."""
+    data = event.data
+    _require_customer(uow, data["customer_id"])
+    _set_owner(uow, data["customer_id"], _when(event), owner_id=data["to_owner"], team_id=data.get("team_id"))
+    uow.session.execute(
+        orm.leads.update().where(orm.leads.c.id == data["case_id"]).values(assignee_id=data["to_owner"])
+    )
+
+
+def _set_owner(uow: UnitOfWork, customer_id: str, when: datetime, *, owner_id: str | None, team_id: str | None) -> None:
+    customers = orm.customers
+    uow.session.execute(
+        customers.update()
+        .where(customers.c.id == customer_id, _newer(customers.c.owner_changed_at, when))
+        .values(owner_id=owner_id, owner_team_id=team_id, owner_changed_at=when)
+    )
+
+
+def on_stage_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """``workflow.stage.changed``: the lead's current stage."""
+    leads, when = orm.leads, _when(event)
+    if orm.lead_by_id(uow.session, event.data["case_id"]) is None:
+        raise NotYet("lead not known yet")
+    uow.session.execute(
+        leads.update()
+        .where(leads.c.id == event.data["case_id"], _newer(leads.c.stage_changed_at, when))
+        .values(stage=event.data["to_stage"], stage_changed_at=when)
+    )
+
+
+EVALUATION_FIELDS = ("evaluation_id", "ruleset_version", "score", "grade", "decision", "route_to", "flags",
+                     "missing_documents", "missing_fields")  # fmt: skip
+
+
+def on_evaluation_completed(uow: UnitOfWork, event: Envelope) -> None:
+    """``risk.evaluation.completed``: the lead's latest risk result, as staff read it in the 360."""
+    leads, when = orm.leads, _when(event)
+    if orm.lead_by_id(uow.session, event.data["lead_id"]) is None:
+        raise NotYet("lead not known yet")
+    summary = {name: event.data.get(name) for name in EVALUATION_FIELDS}
+    summary["hits"] = [{"rule": hit.get("rule") or hit.get("rule_id"), "reason": hit.get("reason")}
+                       for hit in event.data.get("hits", [])]  # fmt: skip
+    uow.session.execute(
+        leads.update()
+        .where(leads.c.id == event.data["lead_id"], _newer(leads.c.evaluated_at, when))
+        .values(evaluation=json.dumps({**summary, "evaluated_at": event.time}, ensure_ascii=False), evaluated_at=when)
+    )
+
+
+def on_customer_graded(uow: UnitOfWork, event: Envelope) -> None:
+    """``risk.customer.graded``: the customer's grade for follow-up cadence."""
+    customers, when = orm.customers, _when(event)
+    _require_customer(uow, event.data["customer_id"])
+    uow.session.execute(
+        customers.update()
+        .where(customers.c.id == event.data["customer_id"], _newer(customers.c.grade_changed_at, when))
+        .values(grade=event.data["grade"], grade_changed_at=when)
+    )
