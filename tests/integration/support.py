@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import requests
 import sqlalchemy as sa
+from moto.server import ThreadedMotoServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from loanbridge.common import stack as stacks
@@ -96,6 +97,7 @@ class Stack:
     database_proxy: FaultProxy
     through_proxies: bool = True
     web_workers: int = 2  # two per service keep a test stack light
+    s3_endpoint: str | None = None
     layout: stacks.Layout = field(init=False)
     env: dict[str, str] = field(init=False)
 
@@ -113,6 +115,15 @@ class Stack:
             "LOANBRIDGE_EVENTS_RETRY_DELAYS": "0.2,0.5,1",
             "LOANBRIDGE_EVENTS_DELIVERY_LIMIT": "5",
         }
+        if self.s3_endpoint:
+            # Documents and imports go to a real S3-compatible server (moto's), as they would to MinIO.
+            self.env.update(
+                LOANBRIDGE_INTAKE_DOCUMENT_STORE="s3",
+                LOANBRIDGE_INTAKE_S3_ENDPOINT_URL=self.s3_endpoint,
+                LOANBRIDGE_INTAKE_S3_BUCKET=f"lbit-{self.run_id.replace('_', '-')}",
+                LOANBRIDGE_INTAKE_S3_ACCESS_KEY="integration",
+                LOANBRIDGE_INTAKE_S3_SECRET_KEY="integration-secret",
+            )
         self.env.pop("LOANBRIDGE_JWKS_URL", None)
         self.env.pop("LOANBRIDGE_FAILPOINTS", None)
         self.layout = stacks.Layout.from_env(SERVICE_ORDER, self.env)
@@ -241,6 +252,9 @@ def running_stack(tmp_dir: Path, *, through_proxies: bool = True, web_workers: i
     run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
     broker_proxy = FaultProxy(upstream=RABBITMQ).start()
     database_proxy = FaultProxy(upstream=MARIADB).start()
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port_block(1) + 1, verbose=False)
+    s3.start()
+    host, port = s3.get_host_and_port()
     stack = Stack(
         run_id=run_id,
         var_dir=tmp_dir / "var",
@@ -248,6 +262,7 @@ def running_stack(tmp_dir: Path, *, through_proxies: bool = True, web_workers: i
         database_proxy=database_proxy,
         through_proxies=through_proxies,
         web_workers=web_workers,
+        s3_endpoint=f"http://{host}:{port}",
     )
     try:
         stack.start()
@@ -258,6 +273,7 @@ def running_stack(tmp_dir: Path, *, through_proxies: bool = True, web_workers: i
         finally:
             broker_proxy.stop()
             database_proxy.stop()
+            s3.stop()
 
 
 class Api:

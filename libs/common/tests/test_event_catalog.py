@@ -70,6 +70,8 @@ def sample_data(event_type: str) -> dict[str, Any]:
             "required_documents": ["id_card", "credit_report", "bank_statement", "income_proof"],
             "missing_fields": ["social_security_months"],
         }
+    if entity == "document":
+        return {"lead_id": new_id(), "document_id": new_id(), "doc_type": "credit_report"}
     if entity == "followup":
         return {
             "lead_id": new_id(),

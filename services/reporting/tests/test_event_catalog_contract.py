@@ -7,6 +7,8 @@ has a schema or is listed as not yet published. It lives with reporting, the con
 
 from __future__ import annotations
 
+import io
+
 import ast
 from collections.abc import Iterator
 from dataclasses import replace
@@ -164,6 +166,9 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
         ),
         201,
     )
+    pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    upload = {"doc_type": "credit_report", "file": (io.BytesIO(pdf), "征信报告.pdf")}
+    ok(client.post(f"{INTAKE}/leads/{car['id']}/documents", data=upload, headers=sales), 201)
     ok(client.post(f"{INTAKE}/leads/{car['id']}/submit", headers=sales), 201)
     followup = {
         "method": "call",

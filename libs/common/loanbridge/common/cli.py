@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -49,6 +50,8 @@ def migrate(only: tuple[str, ...], skip_broker: bool) -> None:
         if only and name not in only:
             continue
         db.migrate_database(Settings.from_env(name).database_url, spec.migrations)
+        if spec.prepare is not None:
+            spec.prepare(Runtime(spec))
         click.echo(f"migrated {name}")
     if skip_broker:
         return
@@ -102,7 +105,8 @@ def worker(service: str, port: int) -> None:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     runtime = _runtime(service)
     configure_logging(service=service, level=runtime.settings.log_level)
-    Worker(runtime).run(port=port)
+    loops = [partial(loop, runtime) for loop in runtime.spec.worker_loops]
+    Worker(runtime, extra_loops=loops).run(port=port)
 
 
 @main.command("replay-dlq")

@@ -79,6 +79,11 @@ class Suite:
     def start_background(self) -> list[threading.Thread]:
         threads = [threading.Thread(target=d.run, name=f"dispatch-{d.subscriber.name}") for d in self.dispatchers]
         threads.append(threading.Thread(target=self._report_lag, name="lag"))
+        threads += [
+            threading.Thread(target=loop, args=(runtime, self.stop), name=f"{name}-background")
+            for name, runtime in self.runtimes.items()
+            for loop in runtime.spec.worker_loops
+        ]
         for thread in threads:
             thread.start()
         return threads

@@ -6,6 +6,7 @@ Each service publishes one ``ServiceSpec`` under the ``loanbridge.services`` ent
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -37,6 +38,10 @@ class ServiceSpec:
     subscriptions: Mapping[str, EventHandler] = field(default_factory=dict)
     commands: Sequence[click.Command] = ()
     resync: Callable[[Runtime], int] | None = None
+    # Background work of the service's worker (and of the embedded process): each runs until the event is set.
+    worker_loops: Sequence[Callable[[Runtime, threading.Event], None]] = ()
+    # Idempotent setup outside the database (a storage bucket), run by ``loanbridge migrate``.
+    prepare: Callable[[Runtime], None] | None = None
     config_factory: Callable[[Env], Any] | None = None
 
 

@@ -63,7 +63,10 @@ class Worker:
         ]
         if self.consumer is not None:
             loops.append(("consumer", self.consumer.run))
-        loops += [(loop.__name__, partial(loop, self.stop)) for loop in self.extra_loops]
+        loops += [
+            (getattr(getattr(loop, "func", loop), "__name__", "loop"), partial(loop, self.stop))
+            for loop in self.extra_loops
+        ]
         threads += [threading.Thread(target=target, name=name) for name, target in loops]
         for thread in threads:
             thread.start()

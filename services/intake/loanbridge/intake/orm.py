@@ -199,6 +199,20 @@ imports = sa.Table(
     sa.Column("rows_done", sa.Integer, nullable=False),
     sa.Column("error", sa.String(200), nullable=True),
     sa.Column("expires_at", Timestamp, nullable=False, index=True),
+    sa.Column("key_wrapped", sa.String(255), nullable=False),
+    sa.Column("kek_id", sa.String(32), nullable=False),
+    sa.Column("default_channel", sa.String(64), nullable=True),
+    sa.Column("default_city", sa.String(32), nullable=True),
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(100), nullable=False, index=True),
+    sa.Column("team_id", sa.String(36), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("changed_at", Timestamp, nullable=False),
 )
 
 partner_quotas = sa.Table(
@@ -217,11 +231,16 @@ partner_quota_usage = sa.Table(
 )
 
 
-def customer_by_indexes(session: Session, *, id_number_bidx: str | None, mobile_bidx: str) -> Any:
+def customer_by_indexes(session: Session, *, id_number_bidx: str | None, mobile_bidx: str | None) -> Any:
     """The customer with this ID number, else the one with this mobile (one query)."""
-    match = customers.c.mobile_bidx == mobile_bidx
-    if id_number_bidx is not None:
-        match = sa.or_(customers.c.id_number_bidx == id_number_bidx, match)
+    matches = [
+        column == value
+        for column, value in ((customers.c.id_number_bidx, id_number_bidx), (customers.c.mobile_bidx, mobile_bidx))
+        if value
+    ]
+    if not matches:
+        return None
+    match = sa.or_(*matches)
     columns = (
         customers.c.id,
         customers.c.masked_name,
@@ -242,6 +261,14 @@ def lead_by_external_ref(session: Session, scope: str, external_ref: str) -> Any
     return session.execute(
         sa.select(leads).where(leads.c.submitter_scope == scope, leads.c.external_ref == external_ref)
     ).first()
+
+
+def staff_member(session: Session, user_id: str) -> Any:
+    return session.execute(sa.select(staff).where(staff.c.user_id == user_id)).first()
+
+
+def document_by_id(session: Session, document_id: str) -> Any:
+    return session.execute(sa.select(documents).where(documents.c.id == document_id)).first()
 
 
 def followup_by_id(session: Session, followup_id: str) -> Any:

@@ -6,8 +6,15 @@ from loanbridge.common.runtime import Runtime
 from loanbridge.common.service import ServiceSpec
 from loanbridge.intake.app import create_app
 from loanbridge.intake.config import IntakeConfig
-from loanbridge.intake.handlers import leads
+from loanbridge.intake.handlers import imports, leads
+from loanbridge.intake.storage import S3Store
 from loanbridge.intake.subscriptions import SUBSCRIPTIONS
+
+
+def prepare(runtime: Runtime) -> None:
+    """Create the document bucket when documents go to S3 (idempotent; run by ``loanbridge migrate``)."""
+    if isinstance(runtime.config.documents, S3Store):
+        runtime.config.documents.ensure_bucket()
 
 
 def resync(runtime: Runtime) -> int:
@@ -20,5 +27,7 @@ SERVICE = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=SUBSCRIPTIONS,
     resync=resync,
+    worker_loops=(imports.import_loop,),
+    prepare=prepare,
     config_factory=IntakeConfig.from_env,
 )

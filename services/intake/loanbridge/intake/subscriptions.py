@@ -4,6 +4,9 @@ from loanbridge.common.service import EventHandler
 from loanbridge.intake.handlers import projections
 
 SUBSCRIPTIONS: dict[str, EventHandler] = {
+    "identity.user.created.v1": projections.on_staff_changed,
+    "identity.user.updated.v1": projections.on_staff_changed,
+    "identity.user.deactivated.v1": projections.on_staff_changed,
     "workflow.case.assigned.v1": projections.on_case_assigned,
     "workflow.case.recycled.v1": projections.on_case_recycled,
     "workflow.case.claimed.v1": projections.on_case_claimed,

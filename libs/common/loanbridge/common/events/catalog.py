@@ -55,6 +55,7 @@ PUBLISHED: frozenset[str] = frozenset(
         "intake.lead.created",
         "intake.lead.updated",
         "intake.application.submitted",
+        "intake.document.uploaded",
         "intake.followup.logged",
         "intake.channel.spend_recorded",
     }

@@ -331,3 +331,21 @@ class CustomerContactsSchema(BaseSchema):
     customer_id = fields.String(required=True)
     mobile = fields.String(allow_none=True)
     opt_out = fields.Boolean(required=True)
+
+
+class ImportSchema(BaseSchema):
+    id = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        metadata={"enum": ["queued", "dry_run", "ready", "committing", "committed", "failed", "expired"]},
+    )
+    rows_total = fields.Integer(required=True)
+    rows_new = fields.Integer(required=True)
+    rows_linked = fields.Integer(required=True)
+    rows_rejected = fields.Integer(required=True)
+    rows_done = fields.Integer(required=True)
+    progress = fields.Float(required=True)
+    error = fields.String(allow_none=True)
+    created_by = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)

@@ -72,11 +72,13 @@ def submit_lead(
     principal: Principal,
     lead: dict[str, Any],
     idempotency_key: str | None,
+    occurred_at: datetime | None = None,
 ) -> LeadAnswer:
     """Accept a lead: link it to its customer (or create one) and write it with its events, all or nothing.
 
     A replay of the same request (same ``external_ref`` or ``Idempotency-Key``, same body) answers the first
-    result; the same key with a different body is a 409.
+    result; the same key with a different body is a 409. ``occurred_at`` dates a lead taken from an older record
+    (an import) in business time.
     """
     scope, fingerprint = submitter_scope(principal), request_hash(lead)
     if idempotency_key:
@@ -98,11 +100,11 @@ def submit_lead(
     if problems:
         raise InvalidInput(details={"fields": {"form": problems}})
     channel = _lead_channel(uow, config, principal, lead.get("channel"))
-    customer, key, is_new = _find_or_create_customer(uow, config, lead, channel)
+    customer, key, is_new = _find_or_create_customer(uow, config, lead, channel, occurred_at)
     outcome = duplicate_outcome(
         customer_is_new=is_new, owner_id=customer.get("owner_id"), submitter_id=principal.subject
     )
-    now = _now()
+    now = naive_utc(occurred_at) if occurred_at else _now()
     row = SimpleNamespace(
         id=str(uuid.uuid4()),
         customer_id=customer["id"],
@@ -124,8 +126,14 @@ def submit_lead(
         updated_at=now,
     )
     uow.session.execute(orm.leads.insert(), vars(row))
-    uow.emit("intake.lead.created", subject=row.id, data=lead_event_data(row, form.definition.features_of(values)))
-    body = lead_answer(row, masked_name=customer["masked_name"], masked_mobile=mask_mobile(lead["mobile"]))
+    uow.emit(
+        "intake.lead.created",
+        subject=row.id,
+        data=lead_event_data(row, form.definition.features_of(values)),
+        occurred_at=occurred_at,
+    )
+    masked_mobile = mask_mobile(lead["mobile"]) if lead.get("mobile") else ""
+    body = lead_answer(row, masked_name=customer["masked_name"], masked_mobile=masked_mobile)
     if idempotency_key:
         uow.save_idempotent_response(
             scope=scope,
@@ -146,7 +154,7 @@ def seal_form(form: FormDefinition, key: SubjectKey, values: dict[str, Any]) -> 
 
 
 def _find_or_create_customer(
-    uow: UnitOfWork, config: IntakeConfig, lead: dict[str, Any], channel: str
+    uow: UnitOfWork, config: IntakeConfig, lead: dict[str, Any], channel: str, occurred_at: datetime | None
 ) -> tuple[dict[str, Any], SubjectKey, bool]:
     """The person behind a lead, by ID number first, then by mobile; a new customer if neither is known.
 
@@ -155,7 +163,7 @@ def _find_or_create_customer(
     """
     session = uow.session
     id_index = config.blind_index.of("id_number", lead["id_number"]) if lead.get("id_number") else None
-    mobile_index = config.blind_index.of("mobile", lead["mobile"])
+    mobile_index = config.blind_index.of("mobile", lead["mobile"]) if lead.get("mobile") else None
     found = orm.customer_by_indexes(session, id_number_bidx=id_index, mobile_bidx=mobile_index)
     if found is not None:
         key = config.vault.key(session, found.id)
@@ -175,13 +183,13 @@ def _find_or_create_customer(
                 )
             )
         return dict(found._mapping), key, False
-    customer_id, now = str(uuid.uuid4()), _now()
+    customer_id, now = str(uuid.uuid4()), naive_utc(occurred_at) if occurred_at else _now()
     key = config.vault.create(session, customer_id, now=clock.now())
     customer = {
         "id": customer_id,
         "name_enc": key.seal("name", lead["name"]),
         "masked_name": mask_name(lead["name"]),
-        "mobile_enc": key.seal("mobile", lead["mobile"]),
+        "mobile_enc": key.seal("mobile", lead["mobile"]) if mobile_index else None,
         "mobile_bidx": mobile_index,
         "id_number_enc": key.seal("id_number", lead["id_number"]) if id_index else None,
         "id_number_bidx": id_index,
@@ -196,6 +204,7 @@ def _find_or_create_customer(
         "intake.customer.created",
         subject=customer_id,
         data=customer_event_data(SimpleNamespace(**customer)),
+        occurred_at=occurred_at,
     )
     return customer, key, True
 

@@ -106,3 +106,15 @@ def on_customer_graded(uow: UnitOfWork, event: Envelope) -> None:
         .where(customers.c.id == event.data["customer_id"], _newer(customers.c.grade_changed_at, when))
         .values(grade=event.data["grade"], grade_changed_at=when)
     )
+
+
+def on_staff_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """``identity.user.*``: staff names and teams, so an import's 业务员 column can name its salesperson."""
+    data, when, staff = event.data, _when(event), orm.staff
+    values = {"display_name": data["display_name"], "team_id": data.get("team_id"), "active": data["active"],
+              "changed_at": when}  # fmt: skip
+    updated = uow.session.execute(
+        staff.update().where(staff.c.user_id == data["user_id"], staff.c.changed_at < when).values(**values)
+    )
+    if updated.rowcount == 0 and orm.staff_member(uow.session, data["user_id"]) is None:  # type: ignore[attr-defined]
+        uow.session.execute(staff.insert(), {"user_id": data["user_id"], **values})
