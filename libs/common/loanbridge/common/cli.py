@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import structlog
 
-from loanbridge.common import db, stack
+from loanbridge.common import clock, db, stack
 from loanbridge.common import service as services
 from loanbridge.common.config import PREFIX, Env, Settings
 from loanbridge.common.events import deadletters, topology
@@ -135,6 +135,22 @@ def run(host: str, port: int) -> None:
 
     configure_logging(service="embedded", level=Env().get("LOG_LEVEL", "INFO") or "INFO")
     embedded.run(host=host, port=port)
+
+
+@main.command("rotate-keys")
+@click.option("--data-keys", is_flag=True, help="Also replace the data keys and re-encrypt what they sealed.")
+def rotate_keys(data_keys: bool) -> None:
+    """Re-wrap every key under the current KEK (LOANBRIDGE_PII_KEK; the old one in LOANBRIDGE_PII_KEK_PREVIOUS),
+    then, with --data-keys, re-encrypt with new data keys. In batches, while the services keep serving."""
+    configure_logging(service="rotate-keys")
+    started = clock.now()
+    for name, spec in services.discover().items():
+        if spec.rewrap_keys is None:
+            continue
+        runtime = Runtime(spec)
+        click.echo(f"{name}: {spec.rewrap_keys(runtime)} key(s) re-wrapped")
+        if data_keys and spec.reencrypt is not None:
+            click.echo(f"{name}: {spec.reencrypt(runtime, before=started)} key(s) replaced, values re-encrypted")
 
 
 @main.command()

@@ -40,6 +40,10 @@ class ServiceSpec:
     resync: Callable[[Runtime], int] | None = None
     # Background work of the service's worker (and of the embedded process): each runs until the event is set.
     worker_loops: Sequence[Callable[[Runtime, threading.Event], None]] = ()
+    # Key rotation (``loanbridge rotate-keys``): re-wrap what a previous KEK wrapped; with --data-keys, re-encrypt
+    # everything sealed by data keys created before the given instant. Both return how many keys they moved.
+    rewrap_keys: Callable[[Runtime], int] | None = None
+    reencrypt: Callable[..., int] | None = None
     # Idempotent setup outside the database (a storage bucket), run by ``loanbridge migrate``.
     prepare: Callable[[Runtime], None] | None = None
     config_factory: Callable[[Env], Any] | None = None

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.service import ServiceSpec
-from loanbridge.identity import handlers
+from loanbridge.identity import handlers, rotation
 from loanbridge.identity.app import create_app
 from loanbridge.identity.commands import create_admin, rotate_signing_key
 from loanbridge.identity.config import IdentityConfig
@@ -22,5 +22,7 @@ SERVICE = ServiceSpec(
     subscriptions=SUBSCRIPTIONS,
     commands=(create_admin, rotate_signing_key),
     resync=resync,
+    rewrap_keys=rotation.rewrap_keys,
+    reencrypt=rotation.reencrypt,
     config_factory=IdentityConfig.from_env,
 )

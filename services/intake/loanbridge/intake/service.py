@@ -6,7 +6,7 @@ from loanbridge.common.runtime import Runtime
 from loanbridge.common.service import ServiceSpec
 from loanbridge.intake.app import create_app
 from loanbridge.intake.config import IntakeConfig
-from loanbridge.intake.handlers import imports, leads
+from loanbridge.intake.handlers import imports, keys, leads
 from loanbridge.intake.storage import S3Store
 from loanbridge.intake.subscriptions import SUBSCRIPTIONS
 
@@ -28,6 +28,8 @@ SERVICE = ServiceSpec(
     subscriptions=SUBSCRIPTIONS,
     resync=resync,
     worker_loops=(imports.import_loop,),
+    rewrap_keys=keys.rewrap_keys,
+    reencrypt=keys.rekey_customers,
     prepare=prepare,
     config_factory=IntakeConfig.from_env,
 )

@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ from loanbridge.common.config import ConfigError, Env
 from loanbridge.common.tables import data_keys
 
 FORMAT_VERSION = "v1"
+# How long a process trusts the active data key it read before reading it again.
+ACTIVE_KEY_TTL = 10.0
 NONCE_BYTES = 12
 
 
@@ -86,14 +89,16 @@ class BlindIndex:
 class FieldCipher:
     """Encrypts and decrypts field values with the service's data keys (cached unwrapped in memory)."""
 
-    def __init__(self, kek: KeyEncryptionKey) -> None:
+    def __init__(self, kek: KeyEncryptionKey, previous: KeyEncryptionKey | None = None) -> None:
         self.kek = kek
+        self.keks = {kek.id: kek, **({previous.id: previous} if previous else {})}
         self._keys: dict[str, AESGCM] = {}
         self._active_id: str | None = None
+        self._active_read_at = 0.0
         self._lock = threading.Lock()
 
     def encrypt(self, session: Session, field: str, plaintext: str) -> str:
-        key_id = self._active_key_id(session)
+        key_id = self.active_key_id(session)
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._key(session, key_id).encrypt(nonce, plaintext.encode(), field.encode())
         return f"{FORMAT_VERSION}.{key_id}.{base64.b64encode(nonce + sealed).decode()}"
@@ -111,8 +116,10 @@ class FieldCipher:
         except (InvalidTag, ValueError) as exc:  # ValueError: a payload too short to hold a nonce
             raise DecryptionError("ciphertext does not open for this field") from exc
 
-    def _active_key_id(self, session: Session) -> str:
-        if self._active_id is not None:
+    def active_key_id(self, session: Session) -> str:
+        """The data key new values are sealed with (created on first use)."""
+        # Re-read now and then: another process may have rotated the data key (``rotate-keys --data-keys``).
+        if self._active_id is not None and time.monotonic() - self._active_read_at < ACTIVE_KEY_TTL:
             return self._active_id
         with self._lock:
             key_id = active_data_key_id(session) or create_data_key(session, self.kek)
@@ -124,6 +131,7 @@ class FieldCipher:
             if not settled:
                 settled.append(True)
                 self._active_id = key_id
+                self._active_read_at = time.monotonic()
 
         def rolled_back(_session: Session) -> None:
             settled.append(False)
@@ -138,7 +146,10 @@ class FieldCipher:
             row = session.execute(sa.select(data_keys).where(data_keys.c.id == key_id)).first()
             if row is None:
                 raise DecryptionError("unknown data key")
-            cached = self._keys[key_id] = AESGCM(self.kek.unwrap(row.wrapped_key, key_id))
+            kek = self.keks.get(row.kek_id)
+            if kek is None:
+                raise DecryptionError(f"data key wrapped by unknown KEK {row.kek_id}")
+            cached = self._keys[key_id] = AESGCM(kek.unwrap(row.wrapped_key, key_id))
         return cached
 
     def forget_active_key(self) -> None:
@@ -170,6 +181,41 @@ def create_data_key(session: Session, kek: KeyEncryptionKey) -> str:
     return key_id
 
 
+def retire_active_data_keys(session: Session, cipher: FieldCipher) -> str:
+    """Retire the data keys in use and create their successor; returns its id. Values sealed before keep
+    opening (retired keys stay) until re-encrypted."""
+    session.execute(
+        data_keys.update().where(data_keys.c.retired_at.is_(None)).values(retired_at=clock.now().replace(tzinfo=None))
+    )
+    cipher.forget_active_key()
+    return create_data_key(session, cipher.kek)
+
+
+def data_key_of(token: str) -> str:
+    """The id of the data key a field ciphertext was sealed with."""
+    return token.split(".", 2)[1]
+
+
+def rewrap_data_keys(session: Session, cipher: FieldCipher, *, batch: int = 500) -> int:
+    """Re-wrap up to ``batch`` data keys still under another KEK with the current one; returns how many."""
+    rows = session.execute(
+        sa.select(data_keys.c.id, data_keys.c.wrapped_key, data_keys.c.kek_id)
+        .where(data_keys.c.kek_id != cipher.kek.id)
+        .limit(batch)
+        .with_for_update()
+    ).all()
+    for key_id, wrapped, kek_id in rows:
+        old = cipher.keks.get(kek_id)
+        if old is None:
+            raise DecryptionError(f"data key wrapped by unknown KEK {kek_id}")
+        session.execute(
+            data_keys.update()
+            .where(data_keys.c.id == key_id)
+            .values(wrapped_key=cipher.kek.wrap(old.unwrap(wrapped, key_id), key_id), kek_id=cipher.kek.id)
+        )
+    return len(rows)
+
+
 def keks_from_env(env: Env | None = None) -> tuple[KeyEncryptionKey, KeyEncryptionKey | None]:
     """The KEK in use (``LOANBRIDGE_PII_KEK``, no default) and, during a rotation, the one before it
     (``LOANBRIDGE_PII_KEK_PREVIOUS``), whose wrapped keys still open until ``rotate-keys`` has re-wrapped them."""
@@ -182,8 +228,7 @@ def keks_from_env(env: Env | None = None) -> tuple[KeyEncryptionKey, KeyEncrypti
 
 def field_cipher_from_env(env: Env | None = None) -> FieldCipher:
     """The field cipher under the configured KEK (``LOANBRIDGE_PII_KEK``, no default)."""
-    env = env or Env()
-    return FieldCipher(KeyEncryptionKey(decode_key("PII_KEK", env.require("PII_KEK"))))
+    return FieldCipher(*keks_from_env(env))
 
 
 def blind_index_from_env(env: Env | None = None) -> BlindIndex:

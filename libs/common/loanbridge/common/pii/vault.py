@@ -72,7 +72,7 @@ class SubjectVault:
         self.table = table
         self.subject = table.c[subject_column]
         self.kek = kek
-        self._keks = {kek.id: kek, **({previous.id: previous} if previous else {})}
+        self.keks = {kek.id: kek, **({previous.id: previous} if previous else {})}
 
     def create(self, session: Session, subject_id: str, *, now: datetime) -> SubjectKey:
         """A fresh key for a new subject, stored wrapped in the caller's transaction."""
@@ -89,13 +89,34 @@ class SubjectVault:
         return SubjectKey(subject_id, key)
 
     def key(self, session: Session, subject_id: str) -> SubjectKey | None:
-        """The subject's key, or None once the subject was erased."""
-        row = session.execute(
-            sa.select(self.table.c.wrapped_key, self.table.c.kek_id).where(self.subject == subject_id)
-        ).first()
+        """The subject's key to open values, or None once the subject was erased."""
+        return self._key(session, subject_id, sa.select(self.table.c.wrapped_key, self.table.c.kek_id))
+
+    def key_for_sealing(self, session: Session, subject_id: str) -> SubjectKey | None:
+        """The subject's key to seal new values with: held (shared lock) until the transaction ends, so a
+        re-keying of this subject cannot commit in between and leave a value under the retired key."""
+        query = sa.select(self.table.c.wrapped_key, self.table.c.kek_id).with_for_update(read=True)
+        return self._key(session, subject_id, query)
+
+    def rekey(self, session: Session, subject_id: str, *, now: datetime) -> tuple[SubjectKey, SubjectKey] | None:
+        """Lock the subject's key, create its successor and store it; returns (old, new), or None if erased.
+        The caller re-seals the subject's values in the same transaction."""
+        old = self._key(session, subject_id, sa.select(self.table.c.wrapped_key, self.table.c.kek_id).with_for_update())
+        if old is None:
+            return None
+        key = AESGCM.generate_key(bit_length=256)
+        session.execute(
+            self.table.update()
+            .where(self.subject == subject_id)
+            .values(wrapped_key=self.kek.wrap(key, subject_id), kek_id=self.kek.id, created_at=now.replace(tzinfo=None))
+        )
+        return old, SubjectKey(subject_id, key)
+
+    def _key(self, session: Session, subject_id: str, query: sa.Select) -> SubjectKey | None:
+        row = session.execute(query.where(self.subject == subject_id)).first()
         if row is None:
             return None
-        kek = self._keks.get(row.kek_id)
+        kek = self.keks.get(row.kek_id)
         if kek is None:
             raise DecryptionError(f"subject key wrapped by unknown KEK {row.kek_id}")
         return SubjectKey(subject_id, kek.unwrap(row.wrapped_key, subject_id))
@@ -113,7 +134,7 @@ class SubjectVault:
             .with_for_update()
         ).all()
         for subject_id, wrapped, kek_id in rows:
-            old = self._keks.get(kek_id)
+            old = self.keks.get(kek_id)
             if old is None:
                 raise DecryptionError(f"subject key wrapped by unknown KEK {kek_id}")
             key = old.unwrap(wrapped, subject_id)

@@ -45,7 +45,7 @@ def upload_document(
     if lead is None or not views.lead_in_scope(uow, principal, lead):
         raise NotFound("线索不存在")
     content_type = check_upload(content, max_bytes=config.max_document_bytes)
-    key = config.vault.key(uow.session, lead.customer_id)
+    key = config.vault.key_for_sealing(uow.session, lead.customer_id)
     if key is None:
         raise Conflict("该客户的个人信息已删除,不能再上传材料", code="customer_erased")
     document_id = str(uuid.uuid4())

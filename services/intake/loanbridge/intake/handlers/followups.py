@@ -33,7 +33,7 @@ def log_followup(
     lead = orm.lead_by_id(session, lead_id)
     if lead is None or principal.is_partner or not views.lead_in_scope(uow, principal, lead):
         raise NotFound("线索不存在")
-    key = config.vault.key(session, lead.customer_id)
+    key = config.vault.key_for_sealing(session, lead.customer_id)
     if key is None and note:
         raise Conflict("该客户的个人信息已删除,不能记录备注", code="customer_erased")
     now = naive_utc(clock.now())

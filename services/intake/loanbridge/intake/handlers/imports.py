@@ -150,10 +150,29 @@ def _import(uow: UnitOfWork, import_id: str, *, for_update: bool = False) -> Any
 
 
 def _key(config: IntakeConfig, row: Any) -> bytes:
-    kek = config.vault.kek if row.kek_id == config.vault.kek.id else None
+    kek = config.vault.keks.get(row.kek_id)
     if kek is None:
         raise Unavailable("导入文件的密钥已轮换,请重新上传", code="import_key_rotated")
     return kek.unwrap(row.key_wrapped, row.id)
+
+
+def rewrap_import_keys(uow: UnitOfWork, *, config: IntakeConfig) -> int:
+    """Re-wrap the keys of imports still under a previous KEK (a batch); returns how many."""
+    imports = orm.imports
+    rows = uow.session.execute(
+        sa.select(imports.c.id, imports.c.key_wrapped, imports.c.kek_id)
+        .where(imports.c.kek_id != config.vault.kek.id)
+        .limit(500)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        key = _key(config, row)
+        uow.session.execute(
+            imports.update()
+            .where(imports.c.id == row.id)
+            .values(key_wrapped=config.vault.kek.wrap(key, row.id), kek_id=config.vault.kek.id)
+        )
+    return len(rows)
 
 
 def _named(filename: str, content: bytes) -> bytes:

@@ -166,7 +166,7 @@ def _find_or_create_customer(
     mobile_index = config.blind_index.of("mobile", lead["mobile"]) if lead.get("mobile") else None
     found = orm.customer_by_indexes(session, id_number_bidx=id_index, mobile_bidx=mobile_index)
     if found is not None:
-        key = config.vault.key(session, found.id)
+        key = config.vault.key_for_sealing(session, found.id)
         if key is None:
             raise Conflict("该客户的个人信息已按要求删除,不能再关联新线索", code="customer_erased")
         if id_index and found.id_number_bidx is None:
