@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 RETENTION = timedelta(days=7)
 PROGRESS_EVERY = 200
+COMMIT_THREADS = 4
 POLL_SECONDS = 1.0
 SOURCE, REPORT = "import-source", "import-report"
 # Leads taken from a dated row are set at this business time of that day.
@@ -295,12 +297,22 @@ def commit(runtime: Runtime, import_id: str) -> None:
     """Create each accepted row as a lead (idempotent per row: a rerun after a crash creates nothing twice)."""
     with runtime.database.session() as session:
         row = session.execute(sa.select(orm.imports).where(orm.imports.c.id == import_id)).one()
-    report: list[ReportRow] = []
-    for done, item in enumerate(_parsed_rows(runtime, row), start=1):
-        report.append(_commit_row(runtime, row, item))
-        if done % PROGRESS_EVERY == 0:
-            runtime.transaction(_progress, import_id=import_id, done=done)
-    _save_report(runtime, row, report, status=Status.COMMITTED)
+    parsed = _parsed_rows(runtime, row)
+    outcomes: dict[int, ReportRow] = {}
+    # Rows of different people are independent and written side by side (their database round trips overlap);
+    # a later row of a person already in the file waits for the first, so it links to that customer.
+    firsts = [item for item in parsed if item.duplicate_of is None]
+    repeats = [item for item in parsed if item.duplicate_of is not None]
+    with ThreadPoolExecutor(max_workers=COMMIT_THREADS, thread_name_prefix="import") as pool:
+        for done, (item, outcome) in enumerate(
+            zip(firsts, pool.map(lambda item: _commit_row(runtime, row, item), firsts), strict=True), start=1
+        ):
+            outcomes[item.row_number] = outcome
+            if done % PROGRESS_EVERY == 0:
+                runtime.transaction(_progress, import_id=import_id, done=done)
+    for item in repeats:
+        outcomes[item.row_number] = _commit_row(runtime, row, item)
+    _save_report(runtime, row, [outcomes[item.row_number] for item in parsed], status=Status.COMMITTED)
 
 
 def _commit_row(runtime: Runtime, row: Any, item: ParsedRow) -> ReportRow:
