@@ -29,6 +29,9 @@ from tests.integration import leads  # noqa: E402
 from tests.integration.support import Api, password_token, running_stack  # noqa: E402
 
 
+PRODUCT_NAMES = {"house": "房抵贷", "credit": "信用贷", "car": "车抵贷"}
+
+
 def ledger(rows: int, seed: int) -> tuple[bytes, int]:
     """A ledger as firms keep it, with about 5% of rows bad in various ways; returns it and the bad count."""
     rng = random.Random(seed)
@@ -40,8 +43,9 @@ def ledger(rows: int, seed: int) -> tuple[bytes, int]:
     bad = 0
     for n in range(rows):
         body = leads.lead(rng)
-        row = [body["name"], body["mobile"], body["id_number"], {"house": "房抵贷", "credit": "信用贷", "car": "车抵贷"}[
-            body["product"]], body["amount"] / 10000, f"{body['term_months']}期", "抖音", body["city"]]  # fmt: skip
+        product = PRODUCT_NAMES[body["product"]]
+        row = [body["name"], body["mobile"], body["id_number"], product, body["amount"] / 10000,
+               f"{body['term_months']}期", "抖音", body["city"]]  # fmt: skip
         if n % 20 == 7:  # 5%: a wrong mobile, an unknown city, an ID stored as a number, no amount
             bad += 1
             fault = (n // 20) % 4
