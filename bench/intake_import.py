@@ -28,7 +28,6 @@ from tests.embedded.support import EmbeddedProcess  # noqa: E402
 from tests.integration import leads  # noqa: E402
 from tests.integration.support import Api, password_token, running_stack  # noqa: E402
 
-
 PRODUCT_NAMES = {"house": "房抵贷", "credit": "信用贷", "car": "车抵贷"}
 
 
