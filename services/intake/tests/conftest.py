@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from loanbridge.common.tables import outbox
+from loanbridge.common.events.envelope import Envelope
+from loanbridge.common.events.inbox import Outcome
+from loanbridge.common.pii.validators import id_check_char
+from loanbridge.common.tables import access_audit, outbox
 from loanbridge.common.testing import harness
 from loanbridge.intake import orm
 
@@ -136,3 +140,92 @@ def new_lead() -> Callable[..., dict[str, Any]]:
         return {name: value for name, value in body.items() if value is not None}
 
     return build
+
+
+@pytest.fixture
+def manager_headers(tokens: harness.TokenFactory) -> dict[str, str]:
+    """The manager of team-jinan-1 (sales-zhang's and sales-li's team)."""
+    return tokens.header(
+        subject="mgr-wang", roles=["manager"], team_id="team-jinan-1", managed_team_ids=["team-jinan-1"]
+    )
+
+
+@pytest.fixture
+def risk_headers(tokens: harness.TokenFactory) -> dict[str, str]:
+    return tokens.header(subject="risk-zhao", roles=["risk_officer"])
+
+
+@pytest.fixture
+def id_number() -> Callable[..., str]:
+    """A valid 18-digit resident ID number (GB 11643): a real district code, a birth date, a sequence."""
+
+    def build(district: str = "370102", born: date = date(1985, 6, 12), sequence: int = 123) -> str:
+        first17 = f"{district}{born:%Y%m%d}{sequence:03d}"
+        return first17 + id_check_char(first17)
+
+    return build
+
+
+@pytest.fixture
+def new_event() -> Callable[..., Envelope]:
+    """A catalog-shaped event of another service (workflow, risk, identity), as its outbox would write it."""
+
+    def build(
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        subject: str | None = None,
+        sequence: int = 1,
+        occurred_at: datetime | None = None,
+    ) -> Envelope:
+        return Envelope.new(
+            source=event_type.split(".", 1)[0],
+            event_type=event_type,
+            subject=subject or data.get("case_id") or data.get("customer_id") or data.get("user_id") or "x",
+            sequence=sequence,
+            data=data,
+            correlation_id=str(uuid.uuid4()),
+            causation_id=None,
+            actor="system:test",
+            occurred_at=occurred_at,
+        )
+
+    return build
+
+
+@pytest.fixture
+def assign_case(intake: harness.ServiceUnderTest, new_event: Callable[..., Envelope]) -> Callable[..., list[Outcome]]:
+    """Deliver workflow's ``workflow.case.assigned`` for a lead answer (its id and customer_id) to intake."""
+
+    def assign(
+        lead: dict[str, Any],
+        assignee_id: str,
+        team_id: str | None,
+        *,
+        sequence: int = 1,
+        occurred_at: datetime | None = None,
+    ) -> list[Outcome]:
+        data = {
+            "case_id": lead["id"],
+            "customer_id": lead["customer_id"],
+            "assignee_id": assignee_id,
+            "team_id": team_id,
+            "rule_id": "rule-staff-entered",
+            "reason": "staff_entered",
+        }
+        event = new_event("workflow.case.assigned", data, sequence=sequence, occurred_at=occurred_at)
+        return harness.deliver([event], intake.runtime)
+
+    return assign
+
+
+@pytest.fixture
+def audit_rows(intake: harness.ServiceUnderTest) -> Callable[[], list[dict[str, Any]]]:
+    """intake's access audit, oldest first."""
+
+    def read() -> list[dict[str, Any]]:
+        with intake.runtime.database.session() as session:
+            rows = session.execute(sa.select(access_audit).order_by(access_audit.c.id)).all()
+        return [dict(row._mapping) for row in rows]
+
+    return read

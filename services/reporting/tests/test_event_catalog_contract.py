@@ -7,9 +7,8 @@ has a schema or is listed as not yet published. It lives with reporting, the con
 
 from __future__ import annotations
 
-import io
-
 import ast
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path

@@ -3,6 +3,7 @@ data processing (PIPL), and erasing a person (crypto-shredding) while keeping th
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -30,8 +31,31 @@ def read_customer(
     answer = views.customer_360(uow, config=config, principal=principal, customer_id=customer_id, unmask=unmask)
     if unmask:
         shown = [name for name in views.PERSONAL_FIELDS if answer.get(name)]
+        if not answer["erased"]:
+            shown += _sealed_values_shown(uow, customer_id)
         uow.audit(actor=principal.subject, action="unmask_customer", resource=f"customer:{customer_id}", fields=shown)
     return answer
+
+
+AUDIT_FIELDS_LENGTH = 255  # access_audit.fields
+
+
+def _sealed_values_shown(uow: UnitOfWork, customer_id: str) -> list[str]:
+    """Which sealed values an unmasked 360 shows besides the person's own fields: x-pii form fields
+    (``form.<name>``) and follow-up notes (``followup.note``). Names only, never values."""
+    forms = uow.session.execute(sa.select(orm.leads.c.form).where(orm.leads.c.customer_id == customer_id)).scalars()
+    names = sorted(
+        {f"form.{name}" for form in forms for name, value in json.loads(form).items()
+         if isinstance(value, str) and value.startswith("s1.")}
+    )  # fmt: skip
+    if len(",".join(names)) > AUDIT_FIELDS_LENGTH // 2:
+        names = ["form.*"]
+    noted = uow.session.execute(
+        sa.select(orm.followups.c.id)
+        .where(orm.followups.c.customer_id == customer_id, orm.followups.c.note_enc.is_not(None))
+        .limit(1)
+    ).first()
+    return names + (["followup.note"] if noted else [])
 
 
 def record_consent(

@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -26,7 +27,14 @@ from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.intake import orm
 from loanbridge.intake.config import IntakeConfig
 from loanbridge.intake.domain.import_report import EXISTING_CUSTOMER_REASON, ImportOutcome, ReportRow, write_report
-from loanbridge.intake.domain.imports import ImportFileError, ParsedRow, dedupe_within_file, open_source, parse_row
+from loanbridge.intake.domain.imports import (
+    FieldError,
+    ImportFileError,
+    ParsedRow,
+    dedupe_within_file,
+    open_source,
+    parse_row,
+)
 from loanbridge.intake.handlers.leads import submit_lead
 from loanbridge.intake.storage import DocumentStore, open_sealed, seal
 
@@ -73,6 +81,12 @@ def start_import(
         open_source(filename, content)
     except ImportFileError as exc:
         raise InvalidInput.for_field("file", str(exc)) from exc
+    if default_city is not None and default_city not in config.cities:
+        raise InvalidInput.for_field("default_city", "城市不在服务范围内")
+    if default_channel is not None:
+        channel = orm.channel_by_code(uow.session, default_channel)
+        if channel is None or not channel.active:
+            raise InvalidInput.for_field("default_channel", "渠道不存在或已停用")
     import_id, key = str(uuid.uuid4()), os.urandom(32)
     source_key = f"imports/{import_id}/source"
     _store(config).put(source_key, seal(_named(filename, content), key, f"{import_id}:{SOURCE}"))
@@ -251,11 +265,30 @@ def _parsed_rows(runtime: Runtime, row: Any) -> list[ParsedRow]:
         products = {r.code: r.name for r in session.execute(sa.select(orm.products.c.code, orm.products.c.name))}
         staff = _staff_by_name(session)
     parsed = [
-        parse_row(source, cities=config.cities, products=products, channels_by_name_or_code=channels,
-                  staff_by_name=staff, default_channel=row.default_channel, default_city=row.default_city)
+        _with_city_and_channel(
+            parse_row(source, cities=config.cities, products=products, channels_by_name_or_code=channels,
+                      staff_by_name=staff, default_channel=row.default_channel, default_city=row.default_city)
+        )
         for source in rows
     ]  # fmt: skip
     return dedupe_within_file(parsed)
+
+
+def _with_city_and_channel(item: ParsedRow) -> ParsedRow:
+    """Every lead has a city and a channel: a row with neither in the file nor a default for the upload is
+    rejected here, so the dry run and the commit agree (the commit could not create it)."""
+    candidate = item.candidate
+    if candidate is None:
+        return item
+    missing = [
+        FieldError(name, reason)
+        for name, value, reason in (
+            ("channel", candidate.channel, "缺少渠道,请在文件中填写,或导入时选择默认渠道"),
+            ("city", candidate.city, "缺少城市,请在文件中填写,或导入时选择默认城市"),
+        )
+        if value is None
+    ]
+    return replace(item, candidate=None, errors=tuple(missing)) if missing else item
 
 
 def _staff_by_name(session: Any) -> dict[str, str]:

@@ -33,7 +33,8 @@ def on_case_assigned(uow: UnitOfWork, event: Envelope) -> None:
     """``workflow.case.assigned``: the customer's owner and the lead's assignee."""
     data, when = event.data, _when(event)
     _require_customer(uow, data["customer_id"])
-    _set_owner(uow, data["customer_id"], when, owner_id=data["assignee_id"], team_id=data.get("team_id"))
+    team_id = _team_of(uow, data["assignee_id"], data.get("team_id"))
+    _set_owner(uow, data["customer_id"], when, owner_id=data["assignee_id"], team_id=team_id)
     uow.session.execute(
         orm.leads.update().where(orm.leads.c.id == data["case_id"]).values(assignee_id=data["assignee_id"])
     )
@@ -51,10 +52,20 @@ def on_case_claimed(uow: UnitOfWork, event: Envelope) -> None:
     """``workflow.case.claimed``: someone took the customer from the public pool."""
     data = event.data
     _require_customer(uow, data["customer_id"])
-    _set_owner(uow, data["customer_id"], _when(event), owner_id=data["to_owner"], team_id=data.get("team_id"))
+    team_id = _team_of(uow, data["to_owner"], data.get("team_id"))
+    _set_owner(uow, data["customer_id"], _when(event), owner_id=data["to_owner"], team_id=team_id)
     uow.session.execute(
         orm.leads.update().where(orm.leads.c.id == data["case_id"]).values(assignee_id=data["to_owner"])
     )
+
+
+def _team_of(uow: UnitOfWork, user_id: str, given: str | None) -> str | None:
+    """The owner's team: as the event names it, else as identity's events told intake (workflow.case.claimed
+    names no team, and a manager must keep seeing the customers their team members own)."""
+    if given:
+        return given
+    member = orm.staff_member(uow.session, user_id)
+    return member.team_id if member is not None else None
 
 
 def _set_owner(uow: UnitOfWork, customer_id: str, when: datetime, *, owner_id: str | None, team_id: str | None) -> None:
