@@ -97,6 +97,12 @@ BROKER_UP = Gauge(
     ["service", "component"],
     multiprocess_mode="max",
 )
+CALENDAR_YEAR_MISSING = Gauge(
+    "loanbridge_calendar_year_missing",
+    "1 for a year the holiday package has no data for: the business calendar counts weekends alone there.",
+    ["year"],
+    multiprocess_mode="max",
+)
 
 
 def registry_for_scrape() -> CollectorRegistry:
