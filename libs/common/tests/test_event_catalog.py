@@ -41,6 +41,8 @@ def new_id() -> str:
 def sample_data(event_type: str) -> dict[str, Any]:
     """Data of each type as its publisher sends it."""
     entity = event_type.split(".")[1]
+    if event_type == "risk.customer.graded":
+        return {"customer_id": new_id(), "lead_id": new_id(), "grade": "A", "previous_grade": None, "reasons": []}
     if entity == "user":
         return {
             "user_id": new_id(),
@@ -84,6 +86,33 @@ def sample_data(event_type: str) -> dict[str, Any]:
         }
     if entity == "channel":
         return {"channel": "douyin", "month": "2026-11", "amount": 120000}
+    if entity == "product":
+        return {
+            "product": "house",
+            "form_version": 2,
+            "risk_features": [{"name": "property_valuation", "type": "number", "title": "房产估值(元)"}],
+            "required_documents": ["id_card", "property_certificate"],
+        }
+    if entity == "evaluation":
+        hit = {"rule_id": "ROUTE_DEBT_RATIO", "table": "routing", "decision": "review", "reason": "负债率超过70%",
+               "route_to": "risk_director", "flag": None, "inputs": {"debt_ratio": 0.71}}  # fmt: skip
+        return {
+            "evaluation_id": new_id(),
+            "lead_id": new_id(),
+            "customer_id": new_id(),
+            "product": "house",
+            "ruleset_version": 1,
+            "decision": "review",
+            "score": 72.0,
+            "grade": "B",
+            "route_to": "risk_director",
+            "flags": [],
+            "hits": [hit],
+            "missing_documents": [],
+            "missing_fields": [],
+            "reasons": ["负债率超过70%"],
+            "supplement_required": False,
+        }
     return {
         "lead_id": new_id(),
         "customer_id": new_id(),
@@ -192,7 +221,7 @@ def test_a_tree_without_docs_events_has_no_root(tmp_path: Path) -> None:
 
 def test_loading_the_schema_of_an_undocumented_type_raises() -> None:
     with pytest.raises(UndocumentedEventType, match="undocumented event type"):
-        load_schema("risk.customer.graded", root=ROOT)
+        load_schema("intake.lead.archived", root=ROOT)
     with pytest.raises(UndocumentedEventType):
         load_schema("intake.lead.created", 2, root=ROOT)
 
@@ -268,10 +297,10 @@ def test_a_role_outside_the_staff_roles_and_a_deactivated_user_still_active_are_
 
 
 def test_a_type_without_a_schema_file_is_an_undocumented_event_type() -> None:
-    errors = validate_data(event("risk.customer.graded", {"customer_id": new_id()}), ROOT)
+    errors = validate_data(event("intake.lead.archived", {"customer_id": new_id()}), ROOT)
 
     assert errors == [
-        "risk.customer.graded v1: undocumented event type (no docs/events/risk.customer.graded.v1.schema.json)"
+        "intake.lead.archived v1: undocumented event type (no docs/events/intake.lead.archived.v1.schema.json)"
     ]
 
 

@@ -97,7 +97,7 @@ def test_a_replayed_or_refused_lead_publishes_nothing(
     assert harness.drain_outbox(intake.runtime) == []
 
 
-def test_resync_re_emits_customers_and_leads_as_updated_snapshots_without_personal_data(
+def test_resync_re_emits_products_customers_and_leads_as_snapshots_without_personal_data(
     intake: Any, client: Any, sales_headers: dict[str, str], new_lead: Callable[..., dict[str, Any]]
 ) -> None:
     lead = client.post(f"{API}/leads", json=new_lead(channel="douyin"), headers=sales_headers).get_json()
@@ -106,12 +106,17 @@ def test_resync_re_emits_customers_and_leads_as_updated_snapshots_without_person
     count = SERVICE.resync(intake.runtime)
     snapshots = harness.drain_outbox(intake.runtime)
 
-    assert count == len(snapshots) == 2
-    assert [(e.type, e.subject, e.sequence) for e in snapshots] == [
+    assert count == len(snapshots) == 5
+    assert [(e.type, e.subject) for e in snapshots[:3]] == [
+        ("intake.product.published", "product:car"),
+        ("intake.product.published", "product:credit"),
+        ("intake.product.published", "product:house"),
+    ]
+    assert [(e.type, e.subject, e.sequence) for e in snapshots[3:]] == [
         ("intake.customer.updated", lead["customer_id"], 2),
         ("intake.lead.updated", lead["id"], 2),
     ]
-    assert set(snapshots[1].data) >= LEAD_FIELDS
+    assert set(snapshots[4].data) >= LEAD_FIELDS
     for event in snapshots:
         for value in PERSONAL_VALUES:
             assert value not in event.to_json()

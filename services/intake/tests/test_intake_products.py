@@ -255,6 +255,29 @@ def test_a_new_product_takes_leads_once_its_form_is_published(
     assert (duplicate.status_code, duplicate.get_json()["code"]) == (409, "product_code_taken")
 
 
+def test_publishing_a_form_announces_its_risk_features_and_required_documents_to_risk(
+    intake: harness.ServiceUnderTest, client: Any, admin_headers: dict[str, str]
+) -> None:
+    client.post(f"{API}/products", json={"code": "biz", "name": "经营贷"}, headers=admin_headers)
+    definition = {"type": "object", "additionalProperties": False, "x-required-documents": ["income_proof"],
+                  "properties": {"monthly_income": {**VALID_FIELD, "x-risk-feature": True},
+                                 "shop_name": {"type": "string", "title": "店铺名称", "x-pii": True}}}  # fmt: skip
+    saved = client.post(f"{API}/products/biz/forms", json={"definition": definition}, headers=admin_headers)
+    assert saved.status_code == 201, saved.get_json()
+    harness.drain_outbox(intake.runtime)
+
+    assert client.post(f"{API}/products/biz/forms/1/publish", headers=admin_headers).status_code == 200
+
+    [event] = harness.drain_outbox(intake.runtime)
+    assert (event.type, event.subject) == ("intake.product.published", "product:biz")
+    assert event.data == {
+        "product": "biz",
+        "form_version": 1,
+        "risk_features": [{"name": "monthly_income", "type": "number", "title": VALID_FIELD["title"]}],
+        "required_documents": ["income_proof"],
+    }
+
+
 # --- form values on leads -------------------------------------------------------------------------------------------
 BAD_VALUES = [
     ("text_for_a_number", "house", {"property_area": "一百二十"}, "property_area", "房产面积(平方米)应为数字"),

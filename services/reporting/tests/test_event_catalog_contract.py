@@ -1,8 +1,8 @@
-"""The event catalog's contract: what identity and intake really publish is what docs/events/ documents.
+"""The event catalog's contract: what identity, intake and risk really publish is what docs/events/ documents.
 
-identity and intake are driven through their APIs (and their resyncs), every event they write to their outboxes
-is checked against its JSON Schema, and every routing key a service subscribes to (reporting archives them all)
-has a schema or is listed as not yet published. It lives with reporting, the consumer of the whole catalog.
+identity and intake are driven through their APIs (and their resyncs), risk by intake's events; every event
+they write to their outboxes is checked against its JSON Schema, and every routing key a service subscribes to
+(reporting archives them all) has a schema or is listed as not yet published. It lives with reporting, the consumer of the whole catalog.
 """
 
 from __future__ import annotations
@@ -189,14 +189,31 @@ def drive_intake(intake: harness.ServiceUnderTest, tokens: harness.TokenFactory)
     return live + harness.drain_outbox(runtime)
 
 
+def drive_risk(risk: harness.ServiceUnderTest, intake_events: list[Envelope]) -> list[Envelope]:
+    """intake's leads, follow-ups and submission reach risk: grades and an evaluation."""
+    harness.deliver(intake_events, risk.runtime)
+    return harness.drain_outbox(risk.runtime)
+
+
+@pytest.fixture
+def risk(suite_env: dict[str, str]) -> Iterator[harness.ServiceUnderTest]:
+    service = harness.service_runtime("risk", suite_env)
+    yield service
+    service.runtime.database.dispose()
+
+
 @pytest.fixture
 def published(
-    identity: harness.ServiceUnderTest, intake: harness.ServiceUnderTest, tokens: harness.TokenFactory
+    identity: harness.ServiceUnderTest,
+    intake: harness.ServiceUnderTest,
+    risk: harness.ServiceUnderTest,
+    tokens: harness.TokenFactory,
 ) -> list[Envelope]:
-    return drive_identity(identity) + drive_intake(intake, tokens)
+    from_intake = drive_intake(intake, tokens)
+    return drive_identity(identity) + from_intake + drive_risk(risk, from_intake)
 
 
-def test_every_event_identity_and_intake_publish_matches_its_documented_schema(published: list[Envelope]) -> None:
+def test_every_event_identity_intake_and_risk_publish_matches_its_documented_schema(published: list[Envelope]) -> None:
     errors = [error for event in published for error in validate_data(event, ROOT)]
 
     assert errors == [], "\n".join(errors)

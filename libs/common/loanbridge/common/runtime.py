@@ -55,7 +55,7 @@ class Runtime:
         return TokenVerifier(keys, issuer=self.settings.auth.issuer, audience=self.settings.auth.audience)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.database, self.name, on_events_committed=self._events_committed)
+        return UnitOfWork(self.database, self.name, on_events_committed=self._events_committed, config=self.config)
 
     def _events_committed(self) -> None:
         # Wakes this process's relay (or, in the embedded mode, every dispatcher) without waiting for a poll.

@@ -48,9 +48,17 @@ def naive_utc(instant: datetime) -> datetime:
 class UnitOfWork:
     """A transaction on one service's database, with its outbox and inbox."""
 
-    def __init__(self, database: Database, service: str, on_events_committed: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        database: Database,
+        service: str,
+        on_events_committed: Callable[[], None] | None = None,
+        config: Any = None,
+    ):
         self.database = database
         self.service = service
+        # The service's own settings (``Runtime.config``), for event handlers, which get only the unit of work.
+        self.config = config
         self.session: Session
         self.events: list[Envelope] = []
         self._committed = False

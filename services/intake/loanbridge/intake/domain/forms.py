@@ -60,6 +60,13 @@ class FormDefinition:
     def required_fields(self) -> list[str]:
         return list(self.schema.get("required", []))
 
+    def risk_feature_types(self) -> list[dict[str, str]]:
+        """Each risk feature with its JSON type and title, as risk needs them to check a rule set."""
+        return [
+            {"name": name, "type": _json_type(self.properties[name]), "title": self.title(name)}
+            for name in sorted(self.risk_features)
+        ]
+
     def title(self, field: str) -> str:
         return str(self.properties.get(field, {}).get("title") or field)
 
@@ -76,6 +83,13 @@ class FormDefinition:
     def errors_for_submission(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
         """What is wrong or missing for a complete application."""
         return _errors(dict(self.schema), values, self)
+
+
+def _json_type(spec: Mapping[str, Any]) -> str:
+    kind = spec.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    return str(kind)
 
 
 def definition_errors(schema: Any) -> list[str]:

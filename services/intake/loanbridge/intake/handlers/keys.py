@@ -45,12 +45,16 @@ def rekey_customers(runtime: Runtime, *, before: datetime) -> int:
     keys_table = orm.customer_keys
     while True:
         with runtime.database.session() as session:
-            customer_ids = session.execute(
-                sa.select(keys_table.c.customer_id)
-                .where(keys_table.c.created_at < naive_utc(before), keys_table.c.customer_id > after)
-                .order_by(keys_table.c.customer_id)
-                .limit(BATCH)
-            ).scalars().all()
+            customer_ids = (
+                session.execute(
+                    sa.select(keys_table.c.customer_id)
+                    .where(keys_table.c.created_at < naive_utc(before), keys_table.c.customer_id > after)
+                    .order_by(keys_table.c.customer_id)
+                    .limit(BATCH)
+                )
+                .scalars()
+                .all()
+            )
         if not customer_ids:
             return done
         for customer_id in customer_ids:

@@ -23,7 +23,7 @@ from loanbridge.intake import orm
 from loanbridge.intake.config import IntakeConfig
 from loanbridge.intake.domain.forms import FormDefinition
 from loanbridge.intake.domain.leads import duplicate_outcome, money
-from loanbridge.intake.handlers.products import form_version, published_form
+from loanbridge.intake.handlers.products import emit_product_published, form_version, published_form
 from loanbridge.intake.views import lead_answer, stored_lead_answer
 
 LEAD_CREATED_STATUS = 201
@@ -246,8 +246,13 @@ def stored_features(session: Any, row: Any) -> dict[str, Any]:
 
 
 def emit_snapshots(uow: UnitOfWork) -> int:
-    """Re-emit every customer and lead as ``*.updated`` events, for consumers that arrived late."""
+    """Re-emit every published product form, customer and lead, for consumers that arrived late."""
     count = 0
+    forms = orm.product_forms
+    for row in uow.session.execute(sa.select(forms).where(forms.c.status == "published").order_by(forms.c.product)):
+        definition = FormDefinition(json.loads(row.definition))
+        emit_product_published(uow, product=row.product, version=row.version, definition=definition)
+        count += 1
     for row in uow.session.execute(sa.select(orm.customers).order_by(orm.customers.c.created_at)):
         uow.emit("intake.customer.updated", subject=row.id, data=customer_event_data(row))
         count += 1

@@ -83,7 +83,22 @@ def publish_form(uow: UnitOfWork, *, config: IntakeConfig, product: str, version
         .values(status="published", published_by=actor, published_at=now)
     )
     config.forms.forget(product)
+    emit_product_published(uow, product=product, version=version, definition=FormDefinition(json.loads(row.definition)))
     return form_answer({**row._mapping, "status": "published", "published_by": actor, "published_at": now})
+
+
+def emit_product_published(uow: UnitOfWork, *, product: str, version: int, definition: FormDefinition) -> None:
+    """``intake.product.published``: the form's risk features and required documents, for risk's rule sets."""
+    uow.emit(
+        "intake.product.published",
+        subject=f"product:{product}",
+        data={
+            "product": product,
+            "form_version": version,
+            "risk_features": definition.risk_feature_types(),
+            "required_documents": definition.required_documents,
+        },
+    )
 
 
 def published_form(session: Session, config: IntakeConfig, product: str) -> PublishedForm:

@@ -1,0 +1,1 @@
+"""risk's HTTP API (flask-smorest blueprints)."""

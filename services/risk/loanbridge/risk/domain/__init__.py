@@ -1,0 +1,1 @@
+"""risk's business rules: plain Python over zen-engine decision models, no Flask, SQL or broker."""
