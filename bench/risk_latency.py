@@ -6,7 +6,8 @@ It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/leads
 leads first, then submits them through the gateway at ``--rate`` per second. Each submission's latency runs
 from the commit of ``intake.application.submitted`` in intake's outbox (``outbox.created_at``) to the broker's
 confirm of ``risk.evaluation.completed`` in risk's outbox (``outbox.published_at``): intake's relay, the
-broker, risk's consumer (evaluation, storage, its outbox) and risk's relay. Both clocks are MariaDB's.
+broker, risk's consumer (evaluation, storage, its outbox) and risk's relay. Both clocks are MariaDB's. The
+submissions start once risk has graded every lead entered (each new lead is graded from its first contact).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False, web_workers=3) as stack:
         sales = salesperson(stack)
         warm_up, measured = enter_leads(sales, 50), enter_leads(sales, int(args.rate * args.seconds))
+        # risk grades each new lead: let that backlog drain so that submissions do not queue behind it.
+        wait_until(lambda: stack.sql("risk", "SELECT COUNT(*) FROM leads")[0][0] >= len(warm_up) + len(measured),
+                   timeout=300, message="risk has seen every lead")  # fmt: skip
         submit_steadily(sales, warm_up, args.rate)
         errors = submit_steadily(sales, measured, args.rate)
         found = latencies(stack, warm_up + measured)[len(warm_up) :]
