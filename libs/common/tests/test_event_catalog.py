@@ -38,8 +38,47 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def workflow_sample(event_type: str) -> dict[str, Any]:
+    """Data of each workflow type as workflow sends it."""
+    case = {"case_id": new_id(), "customer_id": new_id()}
+    loan = {**case, "loan_id": new_id()}
+    task = {**case, "task_id": new_id(), "assignee_id": "sales-zhang", "assignee_role": None, "kind": "first_contact",
+            "title": "首次联系客户", "due_at": "2026-12-02T02:00:00Z",
+            "escalate_to": {"user_id": "mgr-wang", "role": "manager"}}  # fmt: skip
+    lender = {**case, "submission_id": new_id(), "lender": "齐鲁银行", "lender_product": "qilu_house_1",
+              "amount": 500000, "decision": None, "approved_amount": None, "reason": None}  # fmt: skip
+    samples: dict[str, dict[str, Any]] = {
+        "workflow.case.assigned": {**case, "assignee_id": "sales-zhang", "previous_assignee_id": None,
+                                   "team_id": "team-jinan-1", "rule_id": "staff_entered", "reason": "staff_entered",
+                                   "conflict_with": None},
+        "workflow.case.recycled": {**case, "from_owner": "sales-zhang", "to_owner": None, "reason": "not_followed_up"},
+        "workflow.case.claimed": {**case, "from_owner": None, "to_owner": "sales-li", "team_id": None,
+                                  "reason": "claimed"},
+        "workflow.stage.changed": {**case, "from_stage": "assigned", "to_stage": "pre_review", "actor": "sales-zhang",
+                                   "reason": None},
+        "workflow.task.created": task,
+        "workflow.task.completed": task,
+        "workflow.task.overdue": task,
+        "workflow.lender.submitted": lender,
+        "workflow.lender.decided": {**lender, "decision": "approved", "approved_amount": 450000},
+        "workflow.loan.disbursed": {**loan, "lender": "齐鲁银行", "lender_product": "qilu_house_1", "principal": 100000,
+                                    "annual_rate": 0.12, "term_months": 1, "commission": 2000,
+                                    "method": "equal_installment", "disbursed_at": "2026-11-30T02:00:00Z",
+                                    "schedule": [{"installment": 1, "due_date": "2026-12-30", "principal": 100000,
+                                                  "interest": 1000, "amount": 101000}]},
+        "workflow.repayment.recorded": {**loan, "installment": 1, "reference": "fin-0001",
+                                        "paid_at": "2026-12-30T02:00:00Z", "amount": 101000},
+        "workflow.loan.overdue": {**loan, "installment": 1, "due_date": "2026-12-30", "days_past_due": 1,
+                                  "amount_due": 101000, "outstanding_principal": 100000},
+        "workflow.loan.settled": {**loan, "settled_at": "2026-12-30T02:00:00Z"},
+    }  # fmt: skip
+    return samples[event_type]
+
+
 def sample_data(event_type: str) -> dict[str, Any]:
     """Data of each type as its publisher sends it."""
+    if event_type.startswith("workflow."):
+        return workflow_sample(event_type)
     entity = event_type.split(".")[1]
     if event_type == "risk.customer.graded":
         return {"customer_id": new_id(), "lead_id": new_id(), "grade": "A", "previous_grade": None, "reasons": []}

@@ -1,0 +1,1 @@
+"""workflow's HTTP API (flask-smorest blueprints under /api/workflow/v1)."""

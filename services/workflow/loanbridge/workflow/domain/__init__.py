@@ -1,0 +1,1 @@
+"""workflow's business rules: plain Python, no Flask, SQLAlchemy or kombu."""
