@@ -79,6 +79,11 @@ def sample_data(event_type: str) -> dict[str, Any]:
     """Data of each type as its publisher sends it."""
     if event_type.startswith("workflow."):
         return workflow_sample(event_type)
+    if event_type.startswith("notify."):
+        failed = event_type == "notify.message.failed"
+        return {"message_id": new_id(), "channel": "sms", "template": "repayment_due", "subject_id": new_id(),
+                "recipient_kind": "customer", "recipient_id": new_id(), "cause_event_type": "workflow.loan.disbursed",
+                "attempt": 2, "error": "isv.MOBILE_NUMBER_ILLEGAL" if failed else None}  # fmt: skip
     entity = event_type.split(".")[1]
     if event_type == "risk.customer.graded":
         return {"customer_id": new_id(), "lead_id": new_id(), "grade": "A", "previous_grade": None, "reasons": []}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from loanbridge.common.testing import harness
 
@@ -48,3 +49,38 @@ def test_notify_exposes_prometheus_metrics(notify_client: Any) -> None:
 
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
+
+
+def test_the_migration_creates_exactly_the_tables_the_code_describes(notify_client: Any, tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from loanbridge.notify import orm
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/notify.db")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), orm.metadata)
+    engine.dispose()
+
+    def table_of(difference: Any) -> str | None:
+        thing = difference[1] if isinstance(difference, tuple) else difference[0][2]
+        return (
+            getattr(thing, "name", None) if isinstance(thing, sa.Table) else getattr(thing, "table", sa.table("")).name
+        )
+
+    ours = [d for d in differences if table_of(d) in orm.metadata.tables]
+    assert ours == []
+
+
+def test_the_default_policies_are_seeded_by_the_migration(notify_client: Any) -> None:
+    runtime = notify_client.application.extensions["loanbridge"]
+    policies = runtime.transaction(
+        lambda uow: [row.id for row in uow.session.execute(sa.text("SELECT id FROM policies ORDER BY id"))]
+    )
+
+    assert policies == sorted(
+        [
+            "case_assigned", "duplicate_lead", "high_risk", "task_overdue", "task_escalated", "review_routed",
+            "repayment_due", "loan_overdue", "reloan_followup", "reloan_offer",
+        ]
+    )  # fmt: skip

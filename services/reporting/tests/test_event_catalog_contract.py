@@ -221,7 +221,10 @@ def test_every_event_identity_intake_and_risk_publish_matches_its_documented_sch
 
 
 # Publishers whose own tests drive every type they publish and check it against its schema.
-OWN_CONTRACTS = {"workflow": "services/workflow/tests/test_workflow_event_schemas.py"}
+OWN_CONTRACTS = {
+    "workflow": "services/workflow/tests/test_workflow_event_schemas.py",
+    "notify": "services/notify/tests/test_notify_channels.py",
+}
 
 
 def test_the_drive_publishes_every_type_documented_as_published(published: list[Envelope]) -> None:

@@ -4,6 +4,9 @@ from pathlib import Path
 
 from loanbridge.common.service import ServiceSpec
 from loanbridge.notify.app import create_app
+from loanbridge.notify.config import NotifyConfig
+from loanbridge.notify.handlers.dispatch import message_loop
+from loanbridge.notify.handlers.webhooks import rewrap_keys, webhook_loop
 from loanbridge.notify.subscriptions import SUBSCRIPTIONS
 
 SERVICE = ServiceSpec(
@@ -11,4 +14,7 @@ SERVICE = ServiceSpec(
     create_app=create_app,
     migrations=Path(__file__).parent / "migrations",
     subscriptions=SUBSCRIPTIONS,
+    worker_loops=(message_loop, webhook_loop),
+    config_factory=NotifyConfig.from_env,
+    rewrap_keys=rewrap_keys,
 )

@@ -75,6 +75,8 @@ PUBLISHED: frozenset[str] = frozenset(
         "workflow.repayment.recorded",
         "workflow.loan.overdue",
         "workflow.loan.settled",
+        "notify.message.sent",
+        "notify.message.failed",
     }
 )
 """The types some service publishes today, each with its schema under docs/events/. A type joins this set in

@@ -1,7 +1,6 @@
 """Alembic environment of the notify database."""
 
-import sqlalchemy as sa
-
 from loanbridge.common.migrations_env import run_migrations
+from loanbridge.notify.orm import metadata
 
-run_migrations(target_metadata=sa.MetaData())
+run_migrations(target_metadata=metadata)

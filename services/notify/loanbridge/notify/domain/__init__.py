@@ -1,0 +1,1 @@
+"""notify's business rules: plain Python, no Flask, SQLAlchemy or kombu."""

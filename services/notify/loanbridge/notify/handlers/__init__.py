@@ -1,0 +1,1 @@
+"""notify's use cases: consuming events, dispatching messages, webhooks, the inbox and the admin records."""
