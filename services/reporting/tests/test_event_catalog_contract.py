@@ -1,8 +1,10 @@
-"""The event catalog's contract: what identity, intake and risk really publish is what docs/events/ documents.
+"""The event catalog's contract: what identity, intake and risk really publish is what docs/events/ documents
+(workflow and notify drive their own types in their own contract tests).
 
 identity and intake are driven through their APIs (and their resyncs), risk by intake's events; every event
 they write to their outboxes is checked against its JSON Schema, and every routing key a service subscribes to
-(reporting archives them all) has a schema or is listed as not yet published. It lives with reporting, the consumer of the whole catalog.
+(reporting archives them all) has a schema or is listed as not yet published. It lives with reporting, the
+consumer of the whole catalog.
 """
 
 from __future__ import annotations

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from loanbridge.common import clock
 from loanbridge.common.auth import Principal
-from loanbridge.common.errors import InvalidInput, NotFound
+from loanbridge.common.errors import NotFound
+from loanbridge.common.pagination import Page, after_cursor, page
 from loanbridge.common.pii.masking import mask_id_number, mask_mobile
 from loanbridge.common.pii.vault import SubjectKey
 from loanbridge.common.uow import UnitOfWork
@@ -224,38 +223,6 @@ def age_on(birth_date: date | None, today: date) -> int | None:
 
 
 # --- lists ------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-def encode_cursor(created_at: datetime, row_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{clock.isoformat(created_at)}|{row_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        instant, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return clock.as_utc(clock.parse_iso(instant)).replace(tzinfo=None), row_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput.for_field("cursor", "分页游标无效") from exc
-
-
-def _page(rows: list[Any], limit: int, shape: Any) -> Page:
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = encode_cursor(clock.as_utc(rows[-1].created_at), rows[-1].id) if more and rows else None
-    return Page(items=[shape(row) for row in rows], next_cursor=cursor)
-
-
-def _after_cursor(table: sa.Table, cursor: str | None) -> Any:
-    if not cursor:
-        return sa.true()
-    created_at, row_id = decode_cursor(cursor)
-    return sa.or_(table.c.created_at < created_at, sa.and_(table.c.created_at == created_at, table.c.id < row_id))
-
-
 def _customer_scope(principal: Principal) -> Any:
     if scope.sees_every_customer(principal):
         return sa.true()
@@ -273,7 +240,7 @@ def list_customers(
 ) -> Page:
     """Customers in the caller's scope, newest first, filtered by owner, city, channel, grade or date."""
     customers = orm.customers
-    query = sa.select(customers).where(_customer_scope(principal), _after_cursor(customers, cursor))
+    query = sa.select(customers).where(_customer_scope(principal), after_cursor(customers, cursor))
     for name in ("owner_id", "city", "channel", "grade"):
         if filters.get(name):
             query = query.where(customers.c[name] == filters[name])
@@ -286,7 +253,7 @@ def list_customers(
     rows = uow.session.execute(
         query.order_by(customers.c.created_at.desc(), customers.c.id.desc()).limit(limit + 1)
     ).all()
-    return _page(rows, limit, customer_summary)
+    return page(rows, limit, customer_summary)
 
 
 def customer_summary(row: Any) -> dict[str, Any]:
@@ -310,7 +277,7 @@ def list_leads(
     query = (
         sa.select(leads, customers.c.masked_name)
         .join(customers, customers.c.id == leads.c.customer_id)
-        .where(_after_cursor(leads, cursor))
+        .where(after_cursor(leads, cursor))
     )
     if principal.partner_id:
         query = query.where(leads.c.partner_id == principal.partner_id)
@@ -323,7 +290,7 @@ def list_leads(
         query = query.where(customers.c.owner_id == filters["owner_id"])
     query = _within_days(query, leads.c.created_at, filters)
     rows = uow.session.execute(query.order_by(leads.c.created_at.desc(), leads.c.id.desc()).limit(limit + 1)).all()
-    return _page(rows, limit, lambda row: lead_answer(row, masked_name=row.masked_name, masked_mobile=""))
+    return page(rows, limit, lambda row: lead_answer(row, masked_name=row.masked_name, masked_mobile=""))
 
 
 def _within_days(query: Any, column: Any, filters: dict[str, Any]) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from loanbridge.common import clock
-from loanbridge.common.errors import InvalidInput, NotFound
+from loanbridge.common.errors import NotFound
+from loanbridge.common.pagination import after_cursor, newest_first, page
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.risk import orm
 from loanbridge.risk.domain import models
@@ -43,17 +43,9 @@ def list_evaluations(
         query = query.where(table.c.created_at >= naive_utc(since))
     if until is not None:
         query = query.where(table.c.created_at < naive_utc(until))
-    if cursor:
-        created_at, row_id = _decode(cursor)
-        query = query.where(
-            sa.or_(table.c.created_at < created_at, sa.and_(table.c.created_at == created_at, table.c.id < row_id))
-        )
-    rows = uow.session.execute(query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    return {
-        "items": [evaluation_answer(row) for row in rows],
-        "next_cursor": _encode(rows[-1].created_at, rows[-1].id) if more else None,
-    }
+    query = query.where(after_cursor(table, cursor)).order_by(*newest_first(table)).limit(limit + 1)
+    found = page(uow.session.execute(query).all(), limit, evaluation_answer)
+    return {"items": found.items, "next_cursor": found.next_cursor}
 
 
 def read_evaluation(uow: UnitOfWork, *, evaluation_id: str) -> dict[str, Any]:
@@ -110,15 +102,3 @@ def _checklist(model: dict[str, Any], hits: dict[tuple[str, str], Any]) -> list[
                 }
             )
     return items
-
-
-def _encode(created_at: datetime, row_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{clock.isoformat(clock.as_utc(created_at))}|{row_id}".encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        instant, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return clock.as_utc(clock.parse_iso(instant)).replace(tzinfo=None), row_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput.for_field("cursor", "分页游标无效") from exc

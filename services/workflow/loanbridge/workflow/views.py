@@ -6,10 +6,7 @@ teams' cases and the unassigned ones, risk, ops and admins every case. Outside i
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +14,7 @@ import sqlalchemy as sa
 
 from loanbridge.common import clock
 from loanbridge.common.auth import Principal
-from loanbridge.common.errors import InvalidInput
+from loanbridge.common.pagination import Page, after_cursor, page
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.workflow import orm
 
@@ -72,47 +69,19 @@ def case_answer(row: Any) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-def _encode(created_at: datetime, row_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{clock.isoformat(created_at)}|{row_id}".encode()).decode()
-
-
-def _after(table: sa.Table, cursor: str | None) -> Any:
-    if not cursor:
-        return sa.true()
-    try:
-        instant, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        created_at = naive_utc(clock.parse_iso(instant))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput.for_field("cursor", "分页游标无效") from exc
-    return sa.or_(table.c.created_at < created_at, sa.and_(table.c.created_at == created_at, table.c.id < row_id))
-
-
-def _page(rows: list[Any], limit: int, shape: Any) -> Page:
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = _encode(clock.as_utc(rows[-1].created_at), rows[-1].id) if more and rows else None
-    return Page(items=[shape(row) for row in rows], next_cursor=cursor)
-
-
 def list_cases(
     uow: UnitOfWork, *, principal: Principal, filters: dict[str, Any], limit: int, cursor: str | None
 ) -> Page:
     """Cases in the caller's scope, newest first, filtered by stage, assignee, product, city or customer."""
     cases = orm.cases
-    query = sa.select(cases).where(case_scope(principal), _after(cases, cursor))
+    query = sa.select(cases).where(case_scope(principal), after_cursor(cases, cursor))
     if filters.get("mine"):
         query = query.where(cases.c.assignee_id == principal.subject)
     for name in ("stage", "assignee_id", "product", "city", "customer_id", "team_id"):
         if filters.get(name):
             query = query.where(cases.c[name] == filters[name])
     rows = uow.session.execute(query.order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit + 1)).all()
-    return _page(list(rows), limit, case_answer)
+    return page(list(rows), limit, case_answer)
 
 
 def read_case(uow: UnitOfWork, *, principal: Principal, case_id: str) -> dict[str, Any]:
@@ -201,7 +170,7 @@ def public_pool(uow: UnitOfWork, *, limit: int, cursor: str | None, city: str | 
     query = (
         sa.select(cases, owners.c.pool_reason, owners.c.released_by, owners.c.released_at)
         .join(owners, owners.c.customer_id == cases.c.customer_id)
-        .where(owners.c.owner_id.is_(None), cases.c.closed_at.is_(None), _after(cases, cursor))
+        .where(owners.c.owner_id.is_(None), cases.c.closed_at.is_(None), after_cursor(cases, cursor))
     )
     if city:
         query = query.where(cases.c.city == city)
@@ -217,4 +186,4 @@ def public_pool(uow: UnitOfWork, *, limit: int, cursor: str | None, city: str | 
             "released_at": clock.as_utc(row.released_at) if row.released_at else None,
         }
 
-    return _page(list(rows), limit, shape)
+    return page(list(rows), limit, shape)
