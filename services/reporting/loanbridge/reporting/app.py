@@ -1,4 +1,4 @@
-"""reporting's web app."""
+"""reporting's web app: the KPI API and the dashboard page."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from flask import Flask
 
 from loanbridge.common.app import build_app
 from loanbridge.common.runtime import Runtime
-from loanbridge.reporting.api import kpis
+from loanbridge.reporting.api import dashboard, kpis
 
 
 def create_app(runtime: Runtime) -> Flask:
-    return build_app(runtime, blueprints=[kpis.blp])
+    return build_app(runtime, blueprints=[kpis.blp], plain_blueprints=[dashboard.blp])

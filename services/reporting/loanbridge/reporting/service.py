@@ -4,6 +4,7 @@ from pathlib import Path
 
 from loanbridge.common.service import ServiceSpec
 from loanbridge.reporting.app import create_app
+from loanbridge.reporting.commands import rebuild
 from loanbridge.reporting.subscriptions import SUBSCRIPTIONS
 
 SERVICE = ServiceSpec(
@@ -11,4 +12,5 @@ SERVICE = ServiceSpec(
     create_app=create_app,
     migrations=Path(__file__).parent / "migrations",
     subscriptions=SUBSCRIPTIONS,
+    commands=(rebuild,),
 )
