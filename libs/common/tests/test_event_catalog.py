@@ -59,6 +59,7 @@ def workflow_sample(event_type: str) -> dict[str, Any]:
         "workflow.task.created": task,
         "workflow.task.completed": task,
         "workflow.task.overdue": task,
+        "workflow.task.reminder_due": task,
         "workflow.lender.submitted": lender,
         "workflow.lender.decided": {**lender, "decision": "approved", "approved_amount": 450000},
         "workflow.loan.disbursed": {**loan, "lender": "齐鲁银行", "lender_product": "qilu_house_1", "principal": 100000,

@@ -80,7 +80,8 @@ def test_the_default_policies_are_seeded_by_the_migration(notify_client: Any) ->
 
     assert policies == sorted(
         [
-            "case_assigned", "duplicate_lead", "high_risk", "task_overdue", "task_escalated", "review_routed",
+            "case_assigned", "duplicate_lead", "high_risk", "task_reminder", "task_overdue", "task_escalated",
+            "review_routed",
             "repayment_due", "loan_overdue", "reloan_followup", "reloan_offer",
         ]
     )  # fmt: skip

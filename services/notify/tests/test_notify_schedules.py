@@ -343,3 +343,22 @@ def test_a_task_overdue_goes_to_the_assignee_now_and_to_the_manager_an_hour_late
     mentioned = [post["at"]["atMobiles"] for post in dingtalk[1].requests]
     assert mentioned == [["13900001111"], ["13900001111"], ["13900002222"]]
     assert "待办「首次联系客户」已逾期" in dingtalk[1].requests[0]["text"]["content"]
+
+
+def test_a_task_reminder_reaches_its_assignee_before_the_task_is_due(
+    deliver: Any, staff_member: Any, messages: Any, dispatch_now: Any, dingtalk: Any
+) -> None:
+    assignee = staff_member("张三", "sales", mobile="13900001111")
+    event = deliver(
+        "workflow.task.reminder_due",
+        {"task_id": str(uuid.uuid4()), "case_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()),
+         "assignee_id": assignee, "assignee_role": None, "kind": "first_contact", "title": "首次联系客户",
+         "due_at": "2026-03-02T06:00:00Z", "escalate_to": {"user_id": None, "role": "manager"}},
+    )  # fmt: skip
+
+    dispatch_now()
+
+    assert {m.recipient_id: m.status for m in messages(event_id=event.id, channel="inbox")} == {assignee: "sent"}
+    [post] = dingtalk[1].requests
+    assert post["at"]["atMobiles"] == ["13900001111"]
+    assert "待办「首次联系客户」将于 2026-03-02 14:00 到期" in post["text"]["content"]

@@ -29,6 +29,8 @@ def _drive(suite: Any, fixed_clock: Any, run_timers: Any) -> list[Envelope]:
     partner = suite.partner_lead(city="临沂", product="car")
     suite.client.post(f"{API}/cases/{partner['id']}/assignment", json={"assignee_id": "sales-b"},
                       headers=suite.manager())  # fmt: skip
+    fixed_clock.advance(timedelta(hours=3, minutes=30))  # past the first contact's reminder, before it is due
+    run_timers()
     suite.deliver(suite.submitted(case))
     suite.deliver(suite.evaluation(case, "reject", hits=[{"rule_id": "r", "reason": "补充材料", "inputs": {}}],
                                    missing_documents=["credit_report"]))  # fmt: skip

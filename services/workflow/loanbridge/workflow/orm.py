@@ -133,7 +133,9 @@ tasks = sa.Table(
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("completed_at", Timestamp, nullable=True),
+    sa.Column("reminded_at", Timestamp, nullable=True),
     sa.Index("ix_tasks_due", "status", "overdue_at", "due_at"),
+    sa.Index("ix_tasks_remind", "status", "reminded_at", "remind_at"),
 )
 
 lender_submissions = sa.Table(

@@ -2,7 +2,9 @@
 
 A task is its own timer: the worker's timer loop takes open tasks past their due time in batches, row-locked
 (``SKIP LOCKED`` on MariaDB, so two workers share the batch instead of waiting), marks each overdue in the same
-transaction as the ``workflow.task.overdue`` event, and never takes a task marked already. A worker that was
+transaction as the ``workflow.task.overdue`` event, and never takes a task marked already. Reminders (the SLA's
+``remind_before``) fire the same way, once, as ``workflow.task.reminder_due``, while the task is still open and
+not yet due. A worker that was
 down fires what it missed when it comes back: the query is "due before now", not "due in this second".
 """
 
@@ -72,6 +74,7 @@ def create_task(
         "details": json.dumps(details or {}, ensure_ascii=False),
         "created_at": naive_utc(now),
         "completed_at": None,
+        "reminded_at": None,
     }
     uow.session.execute(orm.tasks.insert(), row)
     _emit(uow, "workflow.task.created", row, escalation=_escalation(uow, row))
@@ -245,12 +248,37 @@ def fire_overdue(uow: UnitOfWork, *, limit: int) -> int:
     return fired
 
 
+def fire_reminders(uow: UnitOfWork, *, limit: int) -> int:
+    """Remind the assignees of a batch of open tasks whose reminder time came, once each, before they are due
+    (a reminder missed until the task is due is dropped: the overdue message says more)."""
+    tasks, now = orm.tasks, naive_utc(clock.now())
+    rows = uow.session.execute(
+        sa.select(tasks)
+        .where(tasks.c.status == OPEN, tasks.c.reminded_at.is_(None), tasks.c.remind_at <= now)
+        .order_by(tasks.c.remind_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    reminded = 0
+    for row in rows:
+        marked = uow.session.execute(
+            tasks.update().where(tasks.c.id == row.id, tasks.c.reminded_at.is_(None)).values(reminded_at=now)
+        )
+        if marked.rowcount != 1 or (row.due_at is not None and row.due_at <= now):  # type: ignore[attr-defined]
+            continue
+        _emit(uow, "workflow.task.reminder_due", row._mapping, escalation=_escalation(uow, row._mapping))
+        reminded += 1
+    return reminded
+
+
 def run_timers(runtime: Runtime) -> int:
-    """One pass of every timer: overdue tasks, lapsed customers back to the public pool, overdue installments."""
+    """One pass of every timer: reminders and overdue tasks, lapsed customers back to the public pool, overdue
+    installments."""
     from loanbridge.workflow.handlers import loans, pool
 
     config = settings.of(runtime)
-    fired = runtime.transaction(fire_overdue, limit=config.timer_batch)
+    fired = runtime.transaction(fire_reminders, limit=config.timer_batch)
+    fired += runtime.transaction(fire_overdue, limit=config.timer_batch)
     recycled = runtime.transaction(pool.recycle_lapsed, limit=config.timer_batch)
     overdue_installments = runtime.transaction(loans.mark_overdue, limit=config.timer_batch)
     if fired or recycled or overdue_installments:
