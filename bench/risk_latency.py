@@ -7,7 +7,7 @@ leads first, then submits them through the gateway at ``--rate`` per second. Eac
 from the commit of ``intake.application.submitted`` in intake's outbox (``outbox.created_at``) to the broker's
 confirm of ``risk.evaluation.completed`` in risk's outbox (``outbox.published_at``): intake's relay, the
 broker, risk's consumer (evaluation, storage, its outbox) and risk's relay. Both clocks are MariaDB's. The
-submissions start once risk has graded every lead entered (each new lead is graded from its first contact).
+submissions start once every consumer has drained the leads' events (risk grades each new lead).
 """
 
 from __future__ import annotations
@@ -103,11 +103,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False, web_workers=3) as stack:
         sales = salesperson(stack)
         warm_up, measured = enter_leads(sales, 50), enter_leads(sales, int(args.rate * args.seconds))
-        # risk grades each new lead: let that backlog drain so that submissions do not queue behind it.
-        wait_until(lambda: stack.sql("risk", "SELECT COUNT(*) FROM leads")[0][0] >= len(warm_up) + len(measured),
-                   timeout=300, message="risk has seen every lead")  # fmt: skip
+        # Every consumer (risk grades each new lead) must be done with the leads, or submissions queue behind them.
+        wait_until(stack.drained, timeout=300, interval=1, message="every outbox and queue drained")
         submit_steadily(sales, warm_up, args.rate)
+        wait_until(stack.drained, timeout=300, interval=1, message="the warm-up's events consumed")
+        before = stack.cpu_seconds()
         errors = submit_steadily(sales, measured, args.rate)
+        wait_until(stack.drained, timeout=300, interval=1, message="the submissions' events consumed")
+        after = stack.cpu_seconds()
         found = latencies(stack, warm_up + measured)[len(warm_up) :]
     total = [row[0] for row in found]
     print(
@@ -118,6 +121,11 @@ def main() -> None:
     for index, stage in enumerate(STAGES, start=1):
         spent = [row[index] for row in found]
         print(f"  {stage:24s} p50 {statistics.median(spent):5.0f} ms  p99 {percentile(spent, 99):5.0f} ms")
+    used = {name: (after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / len(measured) for name in after}
+    print(f"CPU per submission, all processes: {sum(used.values()):.1f} ms")
+    for name, ms in sorted(used.items(), key=lambda item: -item[1]):
+        if ms >= 0.1:
+            print(f"  {name:24s} {ms:5.1f} ms")
 
 
 if __name__ == "__main__":

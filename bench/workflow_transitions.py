@@ -7,7 +7,9 @@ mode, through the gateway.
 It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/risk_latency.py does), has a
 salesperson enter ``rate × seconds`` leads (each becomes a case assigned to them through intake.lead.created),
 waits until workflow holds them all, then moves each from ``assigned`` to ``pre_review`` at ``--rate`` per second
-and prints the latency percentiles as the client saw them (target: p99 under 50 ms at 100 requests/s).
+and prints the latency percentiles as the client saw them (target: p99 under 50 ms at 100 requests/s), then the
+CPU time each process spent per transition until every event the transitions caused was consumed (/proc; the
+shared MariaDB and RabbitMQ included, so run it on an otherwise idle machine).
 
 ``--in-process`` measures the handler alone instead: workflow on SQLite in this process, its Flask test client,
 one transition after another (no gateway, no network, no concurrency).
@@ -74,14 +76,6 @@ def move_steadily(sales: Api, case_ids: list[str], rate: float) -> tuple[list[fl
     return latencies, len(errors)
 
 
-def quiet(stack) -> bool:
-    """No service has an unpublished event or an undelivered one in its queue."""
-    names = ("identity", "intake", "workflow", "risk", "notify", "reporting")
-    return all(stack.outbox_backlog(name) == 0 for name in names) and all(
-        stack.queue_depth(f"{name}.events") == 0 for name in names if name != "identity"
-    )
-
-
 def in_process(count: int) -> None:
     """Transitions through the Flask test client of workflow on SQLite, one at a time."""
     import uuid
@@ -137,12 +131,20 @@ def main() -> None:
         wait_until(all_assigned, timeout=300, message="workflow never assigned every case")
         # Every consumer (risk grades each lead, intake and reporting project the assignments) must be done with
         # the leads too, or the transitions would share the two cores with that backlog.
-        wait_until(lambda: quiet(stack), timeout=300, interval=1, message="every outbox and queue drained")
+        wait_until(stack.drained, timeout=300, interval=1, message="every outbox and queue drained")
+        before = stack.cpu_seconds()
         latencies, errors = move_steadily(sales, case_ids, args.rate)
+        wait_until(stack.drained, timeout=300, interval=1, message="the transitions' events consumed")
+        after = stack.cpu_seconds()
         print(f"transitions       {count} at {args.rate:.0f}/s offered, {errors} errors")
         for q in (50, 95, 99):
             print(f"p{q:<16}{percentile(latencies, q):.1f} ms")
         print(f"max               {max(latencies):.1f} ms")
+        spent = {name: (after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / count for name in after}
+        print(f"CPU per transition, all processes: {sum(spent.values()):.1f} ms")
+        for name, ms in sorted(spent.items(), key=lambda item: -item[1]):
+            if ms >= 0.1:
+                print(f"  {name:20s} {ms:5.1f} ms")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from loanbridge.common import service as services
 from loanbridge.common import stack as stacks
 from loanbridge.common.db import drop_database
 from loanbridge.common.events.broker import connect
@@ -226,6 +227,32 @@ class Stack:
 
     def outbox_backlog(self, service: str) -> int:
         return self.sql(service, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")[0][0]
+
+    def drained(self) -> bool:
+        """No service has an event left to publish, nor one waiting in its queue (benchmarks measure from here)."""
+        consumers = [name for name, spec in services.discover().items() if spec.subscriptions]
+        return all(self.outbox_backlog(name) == 0 for name in SERVICE_ORDER) and all(
+            self.queue_depth(f"{name}.events") == 0 for name in consumers
+        )
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each stack process (a web's gunicorn workers counted with their master, as one
+        process group) and by the shared MariaDB and RabbitMQ, from /proc."""
+        groups = {pid: process.name for process in stacks.plan(self.layout)
+                  if (pid := stacks.running_pid(self.layout, process.name)) is not None}  # fmt: skip
+        servers = {"mariadbd": "mariadb", "beam.smp": "rabbitmq"}
+        ticks = os.sysconf("SC_CLK_TCK")
+        used: dict[str, float] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:  # the process ended while we looked
+                continue
+            command, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+            owner = groups.get(int(fields[2])) or servers.get(command)
+            if owner is not None:
+                used[owner] = used.get(owner, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        return used
 
     def metrics(self, url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Samples of a /metrics page: {(name, sorted labels): value}."""

@@ -7,8 +7,10 @@ import random
 import uuid
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from loanbridge.common.events.errors import NotYet
 from loanbridge.common.events.inbox import Outcome
 from loanbridge.common.testing import harness
 from loanbridge.risk import orm
@@ -136,12 +138,8 @@ def test_a_follow_up_before_its_lead_is_known_waits_rather_than_failing(risk: An
     followup = {"lead_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "user_id": "u", "method": "call",
                 "outcome": "x", "intent_level": "A", "next_followup_at": None}  # fmt: skip
 
-    try:
+    with pytest.raises(NotYet):
         harness.deliver([new_event("intake.followup.logged", followup)], risk.runtime)
-    except Exception as exc:
-        assert type(exc).__name__ == "NotYet"
-    else:
-        raise AssertionError("a follow-up of an unknown lead was applied")
 
 
 def test_a_product_without_a_published_rule_set_goes_to_a_risk_officer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from loanbridge.risk.domain.features import known_fields
+from loanbridge.risk.domain.features import DERIVED_FIELDS, known_fields
 
 SUBMISSION_FIELDS = (
     "product",
@@ -56,8 +56,9 @@ def for_dry_run(
 
 
 def unknown_features(features: Mapping[str, Any], product_features: Mapping[str, str]) -> list[str]:
-    known = known_fields(product_features) - {"score", "scorecard", "grade", "hits"}
-    return sorted(name for name in features if name not in known or name == "product")
+    """The features a caller may not send: what the model derives, the product itself, and names no one knows."""
+    known = known_fields(product_features) - DERIVED_FIELDS.keys() - {"product"}
+    return sorted(name for name in features if name not in known)
 
 
 def missing_documents(application: Mapping[str, Any]) -> list[str]:

@@ -10,7 +10,6 @@ from typing import Any
 import zen
 
 from loanbridge.risk.domain import features, models
-from loanbridge.risk.domain.engine import CompiledRuleset
 
 TABLE_ID = "admission"
 
@@ -71,10 +70,6 @@ def criteria_of(model: dict[str, Any]) -> list[dict[str, Any]]:
             expression = condition.removeprefix(f"{field} == null or not (").removesuffix(")")
             found.append({"id": row["_id"], "field": field, "expression": expression, "reason": row["_description"]})
     return found
-
-
-def compile_criteria(model: dict[str, Any]) -> CompiledRuleset:
-    return CompiledRuleset(model)
 
 
 def problems(criteria: list[dict[str, Any]]) -> dict[str, list[str]]:

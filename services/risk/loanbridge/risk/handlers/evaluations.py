@@ -67,16 +67,15 @@ def dry_run(
     uow: UnitOfWork, *, config: RiskConfig, product: str, features: dict[str, Any], documents: list[str] | None
 ) -> dict[str, Any]:
     """Evaluate an application without storing anything (pre-screening)."""
-    known = rulesets.product_features(uow.session, product)
-    unknown = applications.unknown_features(features, known)
+    facts = rulesets.product_facts(uow.session, product)
+    unknown = applications.unknown_features(features, facts.features)
     if unknown:
         raise InvalidInput(
             "包含未知的风控特征",
             code="unknown_features",
             details={"fields": {f"features.{name}": ["不是已知的风控特征"] for name in unknown}},
         )
-    required = rulesets.required_documents(uow.session, product)
-    application = applications.for_dry_run(product, features, documents, required)
+    application = applications.for_dry_run(product, features, documents, facts.required_documents)
     version, assessment = _assess(uow, config, product, application)
     return {**answer(assessment), "ruleset_version": version}
 

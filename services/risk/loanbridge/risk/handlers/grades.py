@@ -5,6 +5,7 @@ table runs on each new lead and follow-up with what is known then, and a full ev
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,40 +38,43 @@ def on_lead_created(uow: UnitOfWork, event: Envelope) -> None:
         "intent_level": None,
         "changed_at": naive_utc(when),
     }
-    if orm.lead(uow.session, data["lead_id"]) is None:
+    known = orm.lead(uow.session, data["lead_id"])
+    if known is None:
         uow.session.execute(orm.leads.insert(), lead)
-    _grade_lead(uow, uow.config, data["lead_id"], when)
+    _grade_lead(uow, uow.config, lead if known is None else known._mapping, when)
 
 
 def on_followup_logged(uow: UnitOfWork, event: Envelope) -> None:
     """``intake.followup.logged``: a new intent level re-grades the customer."""
     data, when = event.data, clock.parse_iso(event.time)
-    if orm.lead(uow.session, data["lead_id"]) is None:
+    lead = orm.lead(uow.session, data["lead_id"])
+    if lead is None:
         raise NotYet("lead not known yet")
+    intent_level = lead.intent_level
     if data.get("intent_level"):
-        uow.session.execute(
+        updated = uow.session.execute(
             orm.leads.update()
             .where(orm.leads.c.lead_id == data["lead_id"], orm.leads.c.changed_at <= naive_utc(when))
             .values(intent_level=data["intent_level"], changed_at=naive_utc(when))
         )
-    _grade_lead(uow, uow.config, data["lead_id"], when)
+        if updated.rowcount == 1:  # type: ignore[attr-defined]
+            intent_level = data["intent_level"]
+    _grade_lead(uow, uow.config, {**lead._mapping, "intent_level": intent_level}, when)
 
 
-def _grade_lead(uow: UnitOfWork, config: RiskConfig, lead_id: str, when: datetime) -> None:
-    lead = orm.lead(uow.session, lead_id)
-    found = rulesets.compiled(uow.session, config, lead.product)
+def _grade_lead(uow: UnitOfWork, config: RiskConfig, lead: Mapping[str, Any], when: datetime) -> None:
+    """Grade the lead's customer with what is known of the lead (a row of ``leads``)."""
+    found = rulesets.compiled(uow.session, config, lead["product"])
     if found is None:
         return
-    application = applications.from_lead(
-        {**lead._mapping, "features": json.loads(lead.features), "amount": _number(lead.amount)}, lead.intent_level
-    )
+    facts = {**lead, "features": json.loads(lead["features"]), "amount": _number(lead["amount"])}
     try:
-        assessment = found[1].assess(application)
+        assessment = found[1].assess(applications.from_lead(facts, lead["intent_level"]))
     except EvaluationFailed:
         return  # the grade stays as it was; the full evaluation will tell a person
     if assessment.grade:
         reasons = [assessment.grade_reason] if assessment.grade_reason else []
-        set_grade(uow, lead.customer_id, lead_id, assessment.grade, reasons, when)
+        set_grade(uow, lead["customer_id"], lead["lead_id"], assessment.grade, reasons, when)
 
 
 def set_grade(uow: UnitOfWork, customer_id: str, lead_id: str, grade: str, reasons: list[str], when: datetime) -> None:

@@ -20,7 +20,7 @@ from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.risk import orm
 from loanbridge.risk.config import RiskConfig
 from loanbridge.risk.domain import criteria as criteria_models
-from loanbridge.risk.domain.engine import EvaluationFailed
+from loanbridge.risk.domain.engine import CompiledRuleset, EvaluationFailed
 
 
 def create_lender_product(
@@ -119,7 +119,7 @@ def match(
 def _criteria_failures(config: RiskConfig, row: Any, application: dict[str, Any]) -> list[dict[str, Any]]:
     key = (f"lender:{row.id}", row.version)
     if key not in config.compiled:
-        config.compiled[key] = criteria_models.compile_criteria(json.loads(row.criteria))
+        config.compiled[key] = CompiledRuleset(json.loads(row.criteria))
     try:
         hits = config.compiled[key].assess(application).hits
     except EvaluationFailed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,23 +85,27 @@ def roll_back(
 
 def check_model(session: Session, product: str, model: Any) -> None:
     """422 naming each node that keeps the model from being published."""
-    problems = engine.validate(model, product_features(session, product))
+    problems = engine.validate(model, product_facts(session, product).features)
     if problems:
         raise InvalidInput(
             "规则集校验未通过", code="invalid_ruleset", details={"problems": [p.as_dict() for p in problems]}
         )
 
 
-def product_features(session: Session, product: str) -> dict[str, str]:
-    """A product's own risk features (name -> JSON type), as intake announced its published form."""
-    row = orm.product(session, product)
-    return json.loads(row.features) if row else {}
+@dataclass(frozen=True)
+class ProductFacts:
+    """What intake announced of a product's published form: its own risk features (name -> JSON type) and the
+    document types a complete application needs (None while nothing was announced)."""
+
+    features: dict[str, str]
+    required_documents: list[str] | None
 
 
-def required_documents(session: Session, product: str) -> list[str] | None:
-    """The document types a complete application of the product needs, as intake announced (None: unknown)."""
+def product_facts(session: Session, product: str) -> ProductFacts:
     row = orm.product(session, product)
-    return json.loads(row.required_documents) if row else None
+    if row is None:
+        return ProductFacts(features={}, required_documents=None)
+    return ProductFacts(features=json.loads(row.features), required_documents=json.loads(row.required_documents))
 
 
 def compiled(session: Session, config: RiskConfig, product: str) -> tuple[int, CompiledRuleset] | None:
