@@ -1,6 +1,7 @@
 """reporting's KPI endpoints over the facts of 1,000,000 leads, and ingest into its read models.
 
-    .venv/bin/python bench/reporting_kpis.py [--leads 1000000] [--queries 40] [--events 20000] [--mariadb]
+    .venv/bin/python bench/reporting_kpis.py [--leads 1000000] [--queries 40] [--events 20000]
+                                            [--mariadb | --own-mariadb 8G]
 
 It makes its own reporting database (SQLite in a temporary folder, or with --mariadb a database on the local
 MariaDB, dropped at the end) and fills the read models with a year of synthetic facts: leads on 16 cities, 6
@@ -20,6 +21,7 @@ and stage visits in proportions like a real firm's. Then:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import secrets
 import statistics
@@ -44,6 +46,7 @@ from loanbridge.common.events.inbox import apply_events  # noqa: E402
 from loanbridge.common.runtime import Runtime  # noqa: E402
 from loanbridge.common.service import get  # noqa: E402
 from loanbridge.common.testing.harness import TokenFactory, environment_for_tests  # noqa: E402
+from loanbridge.common.testing.servers import OwnMariaDB  # noqa: E402
 from loanbridge.reporting import orm  # noqa: E402
 
 BATCH = 20_000
@@ -386,14 +389,28 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--mariadb", action="store_true", help="use the local MariaDB instead of SQLite")
+    parser.add_argument(
+        "--own-mariadb", metavar="BUFFER_POOL", help="start a MariaDB of its own with this innodb_buffer_pool_size (8G)"
+    )
     args = parser.parse_args()
     rng = random.Random(8)
     folder = Path(tempfile.mkdtemp(prefix="lbbench-reporting-"))
     environ = environment_for_tests(folder)
-    if args.mariadb:
-        environ["LOANBRIDGE_DATABASE_URL"] = (
-            f"mysql+pymysql://root@127.0.0.1:3306/lbbench_{secrets.token_hex(3)}_{{service}}"
-        )
+    with contextlib.ExitStack() as servers:
+        if args.own_mariadb:
+            server = servers.enter_context(
+                OwnMariaDB(folder / "mariadb", options={"innodb-buffer-pool-size": args.own_mariadb})
+            )
+            environ["LOANBRIDGE_DATABASE_URL"] = server.url
+            print(f"own MariaDB on port {server.port}, innodb_buffer_pool_size={args.own_mariadb}")
+        elif args.mariadb:
+            environ["LOANBRIDGE_DATABASE_URL"] = (
+                f"mysql+pymysql://root@127.0.0.1:3306/lbbench_{secrets.token_hex(3)}_{{service}}"
+            )
+        run(environ, args, rng)
+
+
+def run(environ: dict[str, str], args: argparse.Namespace, rng: random.Random) -> None:
     spec = get("reporting")
     runtime = Runtime(spec, environ=environ)
     url = runtime.settings.database_url
@@ -405,7 +422,7 @@ def main() -> None:
         bench_ingest(runtime, args.events, rng)
     finally:
         runtime.database.dispose()
-        if args.mariadb:
+        if args.mariadb or args.own_mariadb:
             drop_database(url)
 
 

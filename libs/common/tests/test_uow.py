@@ -136,6 +136,36 @@ def test_audit_records_who_did_what_to_which_fields_and_the_request(make_uow: Ma
     assert row.request_id == "req-5"
 
 
+def test_rows_inserted_at_commit_land_with_the_commit_and_vanish_with_a_rollback(
+    make_uow: MakeUow, database: Database
+) -> None:
+    row = {"at": datetime(2026, 1, 1), "actor": "user-1", "action": "read", "resource": "r/1", "fields": ""}
+    with make_uow() as uow:
+        uow.insert_at_commit(access_audit, row)
+    assert count(database, access_audit) == 0
+
+    with make_uow() as uow:
+        for resource in ("r/1", "r/2", "r/3"):
+            uow.insert_at_commit(access_audit, {**row, "resource": resource})
+        assert count(database, access_audit) == 0  # nothing written before the commit
+        uow.commit()
+    with database.engine.connect() as connection:
+        assert sorted(connection.execute(sa.select(access_audit.c.resource)).scalars()) == ["r/1", "r/2", "r/3"]
+
+
+def test_once_loads_a_value_once_per_unit_of_work(make_uow: MakeUow) -> None:
+    loads: list[int] = []
+
+    def load() -> int:
+        loads.append(1)
+        return len(loads)
+
+    with make_uow() as uow:
+        assert [uow.once("policies", load) for _ in range(3)] == [1, 1, 1]
+    with make_uow() as uow:
+        assert uow.once("policies", load) == 2
+
+
 # --- sequences ----------------------------------------------------------------------------------------------------
 
 
@@ -187,15 +217,15 @@ def insert_inbox_row(uow: UnitOfWork, event: Envelope) -> None:
 def test_an_event_is_claimed_once_and_only_by_a_committed_unit_of_work(make_uow: MakeUow) -> None:
     event = received_event()
     with make_uow() as uow:
-        assert uow.claim(event)  # rolled back: the claim goes with it
+        assert uow.claim_all([event]) == {event.id}  # rolled back: the claim goes with it
     with make_uow() as uow:
-        assert uow.claim(event)
-        assert not uow.claim(event)
+        assert uow.claim_all([event]) == {event.id}
+        assert uow.claim_all([event]) == set()
         uow.commit()
 
+    other = received_event("3f0c1d7e-0000-4000-8000-000000000002")
     with make_uow() as uow:
-        assert not uow.claim(event)
-        assert uow.claim(received_event("3f0c1d7e-0000-4000-8000-000000000002"))
+        assert uow.claim_all([event, other, other]) == {other.id}
 
 
 # --- run_transaction ------------------------------------------------------------------------------------------------

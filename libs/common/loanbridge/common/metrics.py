@@ -8,6 +8,7 @@ personal data.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -36,6 +37,12 @@ HTTP_LATENCY = Histogram(
     "Time to answer an HTTP request, by route template and method.",
     ["service", "endpoint", "method"],
     buckets=LATENCY_BUCKETS,
+)
+EVENTS_EMITTED = Counter(
+    "loanbridge_events_emitted_total",
+    "Events committed to the outbox with the state change they record, by type: leads created, applications "
+    "submitted, stage changes, SLA breaches (workflow.task.overdue), messages sent or failed.",
+    ["service", "type"],
 )
 EVENTS_PUBLISHED = Counter(
     "loanbridge_events_published_total",
@@ -103,6 +110,13 @@ CALENDAR_YEAR_MISSING = Gauge(
     ["year"],
     multiprocess_mode="max",
 )
+
+
+def declare_event_types(service: str, event_types: Iterable[str]) -> None:
+    """Export 0 for each event type a service emits, so a rate over a window that spans a restart sees its first
+    event (a series that starts at 1 hides it)."""
+    for event_type in event_types:
+        EVENTS_EMITTED.labels(service, event_type)
 
 
 def registry_for_scrape() -> CollectorRegistry:

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
 
-from loanbridge.common import clock
+from loanbridge.common import clock, metrics
 from loanbridge.common.auth import KeySource, RemoteJwks, TokenVerifier
 from loanbridge.common.config import ConfigError, Env, Settings
 from loanbridge.common.db import Database
+from loanbridge.common.events.catalog import PUBLISHED
 from loanbridge.common.service import ServiceSpec
 from loanbridge.common.uow import UnitOfWork, run_transaction
 
@@ -31,6 +32,7 @@ class Runtime:
         self.outbox_listeners: list[threading.Event] = []
         self._key_source: Any = None
         clock.set_business_timezone(self.settings.business_timezone)
+        metrics.declare_event_types(spec.name, sorted(t for t in PUBLISHED if t.split(".", 1)[0] == spec.name))
 
     @property
     def name(self) -> str:

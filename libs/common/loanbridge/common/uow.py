@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -19,7 +20,7 @@ import structlog
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from loanbridge.common import clock, context
+from loanbridge.common import clock, context, metrics
 from loanbridge.common.db import Database
 from loanbridge.common.errors import Conflict
 from loanbridge.common.events.envelope import Envelope
@@ -27,14 +28,6 @@ from loanbridge.common.tables import access_audit, idempotency_keys, inbox, outb
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-# Statements built once: parameters passed at execution keep SQLAlchemy's compiled-statement cache warm.
-CLAIM_INBOX = (
-    inbox.insert()
-    .prefix_with("IGNORE", dialect="mysql")
-    .prefix_with("IGNORE", dialect="mariadb")
-    .prefix_with("OR IGNORE", dialect="sqlite")
-)
 
 # MySQL: deadlock found, lock wait timeout. Both mean "try the whole transaction again".
 RETRYABLE_MYSQL_ERRORS = {1213, 1205}
@@ -61,6 +54,8 @@ class UnitOfWork:
         self.config = config
         self.session: Session
         self.events: list[Envelope] = []
+        self._rows_at_commit: dict[sa.Table, list[dict[str, Any]]] = {}
+        self._loaded: dict[str, Any] = {}
         self._committed = False
         self._on_events_committed = on_events_committed
 
@@ -74,11 +69,27 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        for table, rows in self._rows_at_commit.items():
+            self.session.execute(table.insert(), rows)
         self._write_outbox()
         self.session.commit()
         self._committed = True
+        for event_type, count in Counter(envelope.type for envelope in self.events).items():
+            metrics.EVENTS_EMITTED.labels(self.service, event_type).inc(count)
         if self.events and self._on_events_committed:
             self._on_events_committed()
+
+    def once(self, key: str, load: Callable[[], T]) -> T:
+        """``load()`` the first time a key is asked for in this unit of work, its answer after that: a consumer's
+        batch reads the configuration its events need once, not once per event."""
+        if key not in self._loaded:
+            self._loaded[key] = load()
+        return cast(T, self._loaded[key])
+
+    def insert_at_commit(self, table: sa.Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` at commit, with the other rows for its table in one statement: for append-only logs
+        (reporting's archive) that nothing reads back within the transaction."""
+        self._rows_at_commit.setdefault(table, []).append(row)
 
     def emit(
         self,
@@ -151,15 +162,21 @@ class UnitOfWork:
         )
         return int(result.lastrowid)
 
-    def claim(self, envelope: Envelope) -> bool:
-        """Record the event as applied by this transaction; False when it already was (a redelivery).
-
-        One statement that ignores a duplicate key: a concurrent claim of the same event waits for the first
-        to commit, then finds it.
-        """
-        row = {"event_id": envelope.id, "event_type": envelope.type, "applied_at": naive_utc(clock.now())}
-        result = cast(CursorResult, self.session.execute(CLAIM_INBOX, row))
-        return result.rowcount == 1
+    def claim_all(self, envelopes: list[Envelope]) -> set[str]:
+        """Record a consumer's batch as applied by this transaction in two statements; answers the ids it claimed
+        (those not applied before; the first of any repeated id). A concurrent claim of one of them makes the
+        insert fail on the key, and ``run_transaction`` runs the whole batch again on fresh data."""
+        ids = list(dict.fromkeys(envelope.id for envelope in envelopes))
+        if not ids:
+            return set()
+        applied = set(self.session.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id.in_(ids))).scalars())
+        types = {envelope.id: envelope.type for envelope in envelopes}
+        applied_at = naive_utc(clock.now())
+        claimed = [event_id for event_id in ids if event_id not in applied]
+        if claimed:
+            rows = [{"event_id": id_, "event_type": types[id_], "applied_at": applied_at} for id_ in claimed]
+            self.session.execute(inbox.insert(), rows)
+        return set(claimed)
 
     def audit(self, *, actor: str, action: str, resource: str, fields: list[str] | None = None) -> None:
         """Append to the access audit (who read or changed what; field names, never values)."""

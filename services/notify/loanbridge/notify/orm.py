@@ -226,14 +226,12 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def active_policies(session: Session, event_type: str) -> list[Any]:
-    return list(
-        session.execute(
-            sa.select(policies)
-            .where(policies.c.event_type == event_type, policies.c.active.is_(True))
-            .order_by(policies.c.id)
-        )
-    )
+def active_policies(session: Session) -> dict[str, list[Any]]:
+    """The active policies by the event type they react to."""
+    found: dict[str, list[Any]] = {}
+    for policy in session.execute(sa.select(policies).where(policies.c.active.is_(True)).order_by(policies.c.id)):
+        found.setdefault(policy.event_type, []).append(policy)
+    return found
 
 
 def template(session: Session, code: str) -> Any:

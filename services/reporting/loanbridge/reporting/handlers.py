@@ -28,13 +28,11 @@ log = structlog.get_logger(__name__)
 Projection = Callable[[Session, Envelope], None]
 
 
-ARCHIVE = orm.event_archive.insert()
-
-
 def archive(uow: UnitOfWork, event: Envelope) -> None:
-    """Keep the event as received; read models can be rebuilt from the archive alone."""
-    uow.session.execute(
-        ARCHIVE,
+    """Keep the event as received; read models can be rebuilt from the archive alone. A consumer's batch is
+    archived in one statement at its commit."""
+    uow.insert_at_commit(
+        orm.event_archive,
         {
             "event_id": event.id,
             "event_type": event.type,

@@ -66,6 +66,8 @@ lead_facts = sa.Table(
     sa.Column("contract_at", Timestamp, nullable=True),
     sa.Column("recycled_at", Timestamp, nullable=True),
     sa.Index("ix_lead_facts_day_channel_product", "business_day", "channel", "product"),
+    sa.Index("ix_lead_facts_channel_product_day", "channel", "product", "business_day"),
+    sa.Index("ix_lead_facts_channel_day", "channel", "business_day"),
     sa.Index("ix_lead_facts_team_day", "team_id", "business_day"),
     sa.Index("ix_lead_facts_owner_day", "owner_id", "business_day"),
 )
@@ -88,6 +90,7 @@ risk_evaluations = sa.Table(
     sa.Column("owner_id", sa.String(64), nullable=True),
     sa.Column("submitted_by", sa.String(64), nullable=True),
     sa.Index("ix_risk_evaluations_day_channel_product", "business_day", "channel", "product"),
+    sa.Index("ix_risk_evaluations_channel_product_day", "channel", "product", "business_day"),
 )
 
 lender_submissions = sa.Table(
@@ -111,6 +114,7 @@ lender_submissions = sa.Table(
     sa.Column("owner_id", sa.String(64), nullable=True),
     sa.Column("submitted_by", sa.String(64), nullable=True),
     sa.Index("ix_lender_submissions_day_channel_product", "business_day", "channel", "product"),
+    sa.Index("ix_lender_submissions_channel_product_day", "channel", "product", "business_day"),
 )
 
 loan_facts = sa.Table(
@@ -136,6 +140,7 @@ loan_facts = sa.Table(
     sa.Column("owner_id", sa.String(64), nullable=True),
     sa.Column("submitted_by", sa.String(64), nullable=True),
     sa.Index("ix_loan_facts_day_channel_product", "business_day", "channel", "product"),
+    sa.Index("ix_loan_facts_channel_product_day", "channel", "product", "business_day"),
 )
 
 # A case's stay in a stage: entered by the stage.changed of ``sequence``, left when the next one (by sequence)
@@ -157,6 +162,7 @@ stage_visits = sa.Table(
     sa.Column("owner_id", sa.String(64), nullable=True),
     sa.Column("submitted_by", sa.String(64), nullable=True),
     sa.Index("ix_stage_visits_left_day_channel_product", "left_day", "channel", "product"),
+    sa.Index("ix_stage_visits_channel_product_left_day", "channel", "product", "left_day"),
 )
 
 # A contact with the customer (intake.followup.logged), keyed on its lead and its sequence there.

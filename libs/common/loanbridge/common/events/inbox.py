@@ -42,7 +42,21 @@ def apply_events(
     """
 
     def apply_all(uow: UnitOfWork) -> list[Outcome]:
-        outcomes = [apply_in(runtime, uow, envelope) for envelope in envelopes]
+        handlers = [_handler(runtime, envelope) for envelope in envelopes]
+        claimed = uow.claim_all([envelope for envelope, handler in zip(envelopes, handlers, strict=True) if handler])
+        outcomes = []
+        for envelope, handler in zip(envelopes, handlers, strict=True):
+            if handler is None:
+                outcomes.append(Outcome.NOT_SUBSCRIBED)
+            elif envelope.id in claimed:
+                claimed.discard(envelope.id)  # a repeat of the same event within the batch is a duplicate
+                actor = f"system:{runtime.name}"
+                cause = context.Cause(correlation_id=envelope.correlationid, causation_id=envelope.id, actor=actor)
+                with context.caused_by(cause):
+                    handler(uow, envelope)
+                outcomes.append(Outcome.APPLIED)
+            else:
+                outcomes.append(Outcome.DUPLICATE)
         if then is not None:
             then(uow)
         return outcomes
@@ -55,16 +69,8 @@ def apply_events(
     return outcomes
 
 
-def apply_in(runtime: Runtime, uow: UnitOfWork, envelope: Envelope) -> Outcome:
-    """Apply one event within the caller's unit of work: claim it in the inbox, then run its handler."""
+def _handler(runtime: Runtime, envelope: Envelope) -> Callable[[UnitOfWork, Envelope], None] | None:
     handler = runtime.spec.subscriptions.get(envelope.routing_key)
     if handler is None:
         log.warning("event_not_subscribed", event_type=envelope.type, routing_key=envelope.routing_key)
-        return Outcome.NOT_SUBSCRIBED
-    if not uow.claim(envelope):
-        return Outcome.DUPLICATE
-    actor = f"system:{runtime.name}"
-    cause = context.Cause(correlation_id=envelope.correlationid, causation_id=envelope.id, actor=actor)
-    with context.caused_by(cause):
-        handler(uow, envelope)
-    return Outcome.APPLIED
+    return handler

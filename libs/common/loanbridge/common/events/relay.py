@@ -53,10 +53,11 @@ class OutboxRelay:
         idle_wait = self.settings.relay_poll_interval
         while not self.stop.is_set():
             try:
+                # Before the broker: while it is unreachable the backlog gauges must keep growing, not freeze.
+                self._housekeeping()
                 self._ensure_publisher()
                 published = self.relay_batch()
                 backoff = 0.5
-                self._housekeeping()
                 if published:
                     idle_wait = self.settings.relay_poll_interval
                     continue

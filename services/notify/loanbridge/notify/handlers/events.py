@@ -123,10 +123,12 @@ def queue_messages(uow: UnitOfWork, event: Envelope) -> int:
     """Insert one message per (occurrence, recipient, channel) of every matching policy; a repeat inserts none."""
     rows = []
     now = clock.now()
-    for policy in orm.active_policies(uow.session, event.type):
+    active = uow.once("notify.active_policies", lambda: orm.active_policies(uow.session))
+    for policy in active.get(event.type, []):
         if not policies.matches(orm.loads(policy.condition) or {}, event.data):
             continue
-        template = orm.template(uow.session, policy.template)
+        code = policy.template
+        template = uow.once(f"notify.template.{code}", lambda code=code: orm.template(uow.session, code))
         if template is None:
             continue
         recipients = resolve_recipients(uow, orm.loads(policy.recipients), event.data)
@@ -226,7 +228,10 @@ def queue_webhooks(uow: UnitOfWork, event: Envelope) -> int:
     """One delivery per active webhook subscribed to the event's type (a repeat inserts none)."""
     now = clock.now()
     rows = []
-    hooks = uow.session.execute(sa.select(orm.webhooks).where(orm.webhooks.c.active.is_(True)))
+    hooks = uow.once(
+        "notify.active_webhooks",
+        lambda: list(uow.session.execute(sa.select(orm.webhooks).where(orm.webhooks.c.active.is_(True)))),
+    )
     config = uow.config
     for hook in hooks:
         if event.type not in json.loads(hook.event_types):
