@@ -1,6 +1,7 @@
 """The ``loanbridge`` command: migrate, run processes, start and stop the stack, operate the event bus.
 
-Services add their own commands (``create-admin`` from identity, ...) through their ``ServiceSpec``.
+Services add their own commands (``create-admin`` from identity, ...) through their ``ServiceSpec``; tools that
+span every service (``demo-data``) through the ``loanbridge.commands`` entry-point group.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 import shutil
 import sys
 from functools import partial
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
@@ -97,8 +99,9 @@ def web(service: str, bind: str, workers: int) -> None:
 
 @main.command()
 @click.argument("service")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of /healthz, /readyz, /metrics.")
 @click.option("--port", default=9000, show_default=True, type=int, help="Port of /healthz, /readyz, /metrics.")
-def worker(service: str, port: int) -> None:
+def worker(service: str, host: str, port: int) -> None:
     """Run a service's worker: outbox relay, event consumer, timers."""
     from loanbridge.common.worker import Worker
 
@@ -106,7 +109,7 @@ def worker(service: str, port: int) -> None:
     runtime = _runtime(service)
     configure_logging(service=service, level=runtime.settings.log_level)
     loops = [partial(loop, runtime) for loop in runtime.spec.worker_loops]
-    Worker(runtime, extra_loops=loops).run(port=port)
+    Worker(runtime, extra_loops=loops).run(port=port, host=host)
 
 
 @main.command("replay-dlq")
@@ -166,6 +169,20 @@ def resync(service: str) -> None:
     click.echo(f"{service}: {count} snapshot event(s) written to the outbox")
 
 
+@main.command("close-history")
+@click.option("--before", "before", default=None, help="ISO-8601 instant (default: now).")
+@click.option("--actor", default="cli", show_default=True, help="Who closes it, for the audit.")
+def close_history(before: str | None, actor: str) -> None:
+    """Close, without firing, every timer and scheduled message that a history written with past business times
+    (demo data, an import) left due before an instant; later ones stay armed."""
+    configure_logging(service="close-history")
+    instant = clock.parse_iso(before) if before else clock.now()
+    for name, spec in services.discover().items():
+        if spec.close_history is not None:
+            closed = spec.close_history(Runtime(spec), before=instant, actor=actor)
+            click.echo(f"{name}: " + ", ".join(f"{what} {count}" for what, count in closed.items()))
+
+
 def _layout() -> stack.Layout:
     return stack.Layout.from_env(services.discover())
 
@@ -217,6 +234,8 @@ def _add_service_commands() -> None:
     for spec in services.discover().values():
         for command in spec.commands:
             main.add_command(command)
+    for entry in entry_points(group="loanbridge.commands"):
+        main.add_command(entry.load())
 
 
 def entry_point() -> None:

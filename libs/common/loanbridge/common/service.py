@@ -46,6 +46,9 @@ class ServiceSpec:
     reencrypt: Callable[..., int] | None = None
     # Idempotent setup outside the database (a storage bucket), run by ``loanbridge migrate``.
     prepare: Callable[[Runtime], None] | None = None
+    # The history path (``loanbridge close-history``, demo data): close, without firing, every timer or scheduled
+    # message that a history written with past business times left due before an instant; answers counts.
+    close_history: Callable[..., dict[str, int]] | None = None
     config_factory: Callable[[Env], Any] | None = None
 
 

@@ -1,13 +1,21 @@
 """How the suite sees the notify service (entry point ``loanbridge.services``)."""
 
+from datetime import datetime
 from pathlib import Path
 
+from loanbridge.common.runtime import Runtime
 from loanbridge.common.service import ServiceSpec
 from loanbridge.notify.app import create_app
 from loanbridge.notify.config import NotifyConfig
+from loanbridge.notify.handlers import history
 from loanbridge.notify.handlers.dispatch import message_loop
 from loanbridge.notify.handlers.webhooks import rewrap_keys, webhook_loop
 from loanbridge.notify.subscriptions import SUBSCRIPTIONS
+
+
+def close_history(runtime: Runtime, *, before: datetime, actor: str) -> dict[str, int]:
+    return runtime.transaction(history.close_history, before=before, actor=actor)
+
 
 SERVICE = ServiceSpec(
     name="notify",
@@ -17,4 +25,5 @@ SERVICE = ServiceSpec(
     worker_loops=(message_loop, webhook_loop),
     config_factory=NotifyConfig.from_env,
     rewrap_keys=rewrap_keys,
+    close_history=close_history,
 )

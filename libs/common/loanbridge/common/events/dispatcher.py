@@ -73,15 +73,20 @@ class Dispatcher:
         """Deliver one batch from each producer and the retries that are due; True if anything moved."""
         moved = False
         for producer in self.producers:
-            moved |= self._deliver_from(producer)
+            moved |= self._deliver_from(producer) > 0
         moved |= self._retry_due() > 0
         return moved
 
+    def dispatch_from(self, producer: str) -> int:
+        """Deliver one batch of one producer's log; answers how many log entries it read (fewer than
+        ``BATCH_SIZE``: the log is drained). For a caller that knows which outbox changed (the demo-data walk)."""
+        return self._deliver_from(producer)
+
     # --- reading the producers' logs ----------------------------------------------------------------------
-    def _deliver_from(self, producer: str) -> bool:
+    def _deliver_from(self, producer: str) -> int:
         entries = self._read(producer, after=self._cursor(producer))
         if not entries:
-            return False
+            return 0
         subscribed = [entry for entry in entries if entry.envelope.routing_key in self.subscriber.spec.subscriptions]
         last = entries[-1].position
         try:
@@ -92,7 +97,7 @@ class Dispatcher:
             if is_connection_error(exc):
                 raise
             self._deliver_one_by_one(producer, subscribed, last)
-        return True
+        return len(entries)
 
     def _apply(self, envelopes: list[Envelope], *, then: Callable[[UnitOfWork], None]) -> None:
         failpoints.hit("dispatcher.before_apply")
