@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from loanbridge.common.config import ConfigError, Env
 from loanbridge.common.errors import InvalidInput, NotFound, Unavailable
 from loanbridge.common.pii.crypto import DecryptionError
+from loanbridge.common.testing.synthetic import minimal_pdf
 from loanbridge.intake import storage
 from loanbridge.intake.storage import (
     DocumentNotFound,
@@ -38,26 +39,6 @@ MB = 1024 * 1024
 
 
 # --- real file headers ------------------------------------------------------------------------------------
-
-
-def tiny_pdf() -> bytes:
-    """A complete one-page PDF 1.4 with a correct cross-reference table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def tiny_png() -> bytes:
@@ -84,7 +65,7 @@ def elf_executable() -> bytes:
 
 
 def test_tiny_pdf_is_well_formed() -> None:
-    pdf = tiny_pdf()
+    pdf = minimal_pdf()
     xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
     assert pdf[xref:].startswith(b"xref\n")
     assert pdf.endswith(b"%%EOF\n")
@@ -93,7 +74,7 @@ def test_tiny_pdf_is_well_formed() -> None:
 @pytest.mark.parametrize(
     ("content", "media_type"),
     [
-        (tiny_pdf(), "application/pdf"),
+        (minimal_pdf(), "application/pdf"),
         (tiny_jpeg_head(), "image/jpeg"),
         (b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00", "image/jpeg"),  # EXIF JPEG from a phone camera
         (tiny_png(), "image/png"),
@@ -144,7 +125,7 @@ def test_an_empty_file_is_refused() -> None:
 
 
 def test_a_file_over_the_limit_is_refused_naming_the_limit_in_mb() -> None:
-    at_limit = tiny_pdf().ljust(2 * MB, b" ")
+    at_limit = minimal_pdf().ljust(2 * MB, b" ")
     assert check_upload(at_limit, max_bytes=2 * MB) == "application/pdf"
 
     with pytest.raises(InvalidInput) as refused:
@@ -170,7 +151,7 @@ OTHER_KEY = bytes(range(1, 33))
 
 
 def test_a_sealed_document_opens_with_its_key_and_id() -> None:
-    content = tiny_pdf()
+    content = minimal_pdf()
 
     blob = seal(content, KEY, "doc-1")
 
@@ -195,7 +176,7 @@ def test_a_sealed_document_does_not_open_under_another_id_or_key() -> None:
 
 @pytest.mark.parametrize("position", [0, 1, 13, -1], ids=["version", "nonce", "ciphertext", "tag"])
 def test_a_tampered_blob_does_not_open(position: int) -> None:
-    blob = bytearray(seal(tiny_pdf(), KEY, "doc-1"))
+    blob = bytearray(seal(minimal_pdf(), KEY, "doc-1"))
     blob[position] ^= 0x01
 
     with pytest.raises(SealedDocumentError):
@@ -384,7 +365,7 @@ def test_ensure_bucket_is_idempotent(s3: S3Store, s3_endpoint: str) -> None:
 
 
 def test_what_lands_in_the_bucket_is_sealed(s3: S3Store) -> None:
-    plaintext = tiny_pdf()
+    plaintext = minimal_pdf()
     document_id = str(uuid.uuid4())
 
     s3.put(f"cust-1/{document_id}", seal(plaintext, KEY, document_id))

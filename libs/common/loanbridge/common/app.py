@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from loanbridge.common import context, metrics
 from loanbridge.common.db import is_connection_error
@@ -31,6 +33,10 @@ log = structlog.get_logger(__name__)
 MAX_JSON_BODY = 1 * 1024 * 1024
 REQUEST_ID_HEADER = "X-Request-ID"
 INTERNAL_PREFIX = "/internal/"
+# The largest integer a path may carry (MariaDB's INT): a larger one matches no route (404) instead of reaching
+# the database, where it cannot be bound (SQLite and MariaDB refuse integers past their column's range).
+MAX_PATH_INTEGER = 2**31 - 1
+NUMBER_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "default", "multipleOf")
 
 HTTP_MESSAGES_ZH = {
     400: "请求格式不正确",
@@ -65,6 +71,20 @@ class Blueprint(smorest.Blueprint):
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
         # webargs instantiates a schema class on every request; an instance is built once and reused.
         return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` path segments, up to ``MAX_PATH_INTEGER`` unless a route says otherwise."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_PATH_INTEGER)
+        super().__init__(map, *args, **kwargs)
+
+
+def decimal_bounds_as_numbers(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """OpenAPI keywords that a ``fields.Decimal`` leaves as ``Decimal`` (rendered as strings) turned into numbers:
+    ``"maximum": "100000000.00"`` is not a valid schema, and clients generated from it break."""
+    return {key: float(ret[key]) for key in NUMBER_KEYWORDS if isinstance(ret.get(key), Decimal)}
 
 
 class ServiceApi(Api):
@@ -157,8 +177,10 @@ def build_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loanbridge"] = runtime
+    app.url_map.converters["int"] = BoundedIntegerConverter
 
     api = ServiceApi(app, spec_kwargs={"info": {"description": f"LoanBridge {service} service API"}})
+    api.ma_plugin.converter.add_attribute_function(decimal_bounds_as_numbers)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in blueprints:
         if (blueprint.url_prefix or "").startswith(INTERNAL_PREFIX):

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -210,7 +211,7 @@ def workbook(name: str, query: KpiQuery, rows: list[dict[str, Any]]) -> bytes:
     sheet.append(["开始日期", query.start.isoformat()])
     sheet.append(["结束日期", query.end.isoformat()])
     for field, label in FILTER_LABELS:
-        sheet.append([label, getattr(query, field) or "全部"])
+        sheet.append([label, _cell(getattr(query, field)) or "全部"])
     sheet.append(["数据范围", scope_label(query)])
     sheet.append(["导出时间", _business_time(clock.now())])
     sheet.append([])
@@ -235,4 +236,7 @@ def _business_time(instant: datetime) -> str:
 def _cell(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, str):
+        # A filter or a name may carry control characters, which a worksheet cannot hold (openpyxl refuses them).
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value

@@ -1,0 +1,133 @@
+"""API fuzzing: schemathesis generates requests from every service's OpenAPI document and sends them to the Flask
+app in process (WSGI), as a signed-in admin.
+
+``make test`` runs a modest count (``LOANBRIDGE_FUZZ_EXAMPLES``, default 10 valid and 10 invalid requests per
+operation) with the checks the suite gates on: no server error (an exception escaping a view, or a 5xx), every
+response within its declared schema, and no operation that answers without its token (schemathesis's
+``ignored_auth``, which re-sends a successful request without and with a wrong token). ``make fuzz`` runs 200 of each
+with every check schemathesis has (``LOANBRIDGE_FUZZ_ALL_CHECKS=1``). Runs are derandomized: a failure found once is
+found again by the same command.
+
+Alongside, every operation is called without a token and with a forged one, whatever its inputs: all 401, and the
+operations that need no token are exactly the known public ones.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import schemathesis
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance
+
+from loanbridge.common.service import SERVICE_ORDER
+from tests.security.suite import Suite, operations_of, start_suite
+
+EXAMPLES = int(os.environ.get("LOANBRIDGE_FUZZ_EXAMPLES", "10"))
+ALL_CHECKS = os.environ.get("LOANBRIDGE_FUZZ_ALL_CHECKS", "").lower() in ("1", "true", "yes")
+GATED_CHECKS = [not_a_server_error, response_schema_conformance, ignored_auth]
+# What anyone may call: signing in, the public keys, and the SMS provider's reply callback (checked by signature).
+PUBLIC_OPERATIONS = {
+    "POST /api/identity/v1/token",
+    "GET /api/identity/v1/jwks",
+    "POST /api/notify/v1/sms/replies",
+}
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    started = start_suite(tmp_path_factory.mktemp("fuzz"))
+    yield started
+    started.dispose()
+
+
+def fuzz_operation(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> tuple[int, str | None]:
+    """Run ``EXAMPLES`` generated requests of one operation; returns how many were sent and the failure, if any."""
+    sent = 0
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        nonlocal sent
+        sent += 1
+        case.call_and_validate(headers=headers, checks=None if ALL_CHECKS else GATED_CHECKS)
+
+    try:
+        run()
+    except Unsatisfiable:
+        if mode is GenerationMode.NEGATIVE:
+            return sent, None  # nothing in the operation can be made invalid (no parameters, no body)
+        return sent, "no valid request could be generated"
+    except (Exception, BaseExceptionGroup) as exc:  # every operation's failure is collected: one run, all reported
+        return sent, f"{type(exc).__name__}: {str(exc)[:2000]}"
+    return sent, None
+
+
+@pytest.mark.parametrize("service", SERVICE_ORDER)
+def test_fuzzing_finds_no_server_error_no_schema_break_and_no_ignored_auth(suite: Suite, service: str) -> None:
+    schema = schemathesis.openapi.from_wsgi(f"/api/{service}/openapi.json", suite.services[service].app)
+    headers = suite.admin_header(service)
+    started, requests, operations, failures = time.monotonic(), 0, 0, []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            sent, failure = fuzz_operation(operation, mode, headers)
+            requests += sent
+            if failure:
+                failures.append(f"{operation.label} [{mode.value}]: {failure}")
+
+    print(f"fuzz {service}: {operations} operations, {requests} requests, {time.monotonic() - started:.1f} s")
+    assert operations == len(suite.operations(service))
+    assert not failures, "\n\n".join(failures)
+
+
+def forged_token() -> str:
+    """A well-formed admin token signed by a key no service trusts."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"sub": "intruder", "roles": ["admin"], "iss": "loanbridge-identity", "aud": "loanbridge"}
+    return jwt.encode({**claims, "iat": now, "exp": now + 600}, key, algorithm="RS256", headers={"kid": "unknown"})
+
+
+def test_every_operation_but_the_public_ones_refuses_a_missing_or_forged_token(suite: Suite) -> None:
+    forged = forged_token()
+    refused, public = 0, set()
+    for operation in suite.all_operations():
+        if not operation.secured:
+            public.add(operation.label)
+            continue
+        client = suite.client(operation.service)
+        url = operation.url(version=1, month="2026-03", day="2026-03-02")
+        for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": f"Bearer {forged}"}):
+            answer = client.open(url, method=operation.method.upper(), json={}, headers=headers)
+            assert answer.status_code == 401, (operation.label, headers, answer.get_json())
+            assert answer.get_json()["code"] in ("unauthenticated", "invalid_token"), operation.label
+            refused += 1
+
+    assert public == PUBLIC_OPERATIONS
+    assert refused == 3 * (len(suite.all_operations()) - len(PUBLIC_OPERATIONS))
+
+
+def test_the_operations_walked_are_those_of_the_openapi_documents(suite: Suite) -> None:
+    # The matrix and the fuzzer read the same documents; an operation missing x-roles would escape the matrix.
+    for service in SERVICE_ORDER:
+        for operation in operations_of(service, suite.openapi(service)):
+            if operation.secured:
+                assert operation.roles, operation.label
