@@ -36,15 +36,8 @@ DENIED_OTHER_TENANT = (403, 404)
 # Claiming from the public pool is open to every salesperson and manager; a case that is not in the pool is refused
 # with 409 not_in_pool, which says no more than the pool list does (and case ids are random UUIDs).
 DENIED_BY_STATE = {"POST /api/workflow/v1/pool/{case_id}/claim": (409,)}
-# Open: risk does not know who owns a customer (it consumes no workflow.case.* event), so it scopes its reads by role
-# alone; a salesperson or manager outside the customer's team reads a grade, a manager an evaluation (scores and
-# the features they read; no names, mobiles or ID numbers, as the leak check confirms). Listed so that the matrix
-# fails on any new gap and on the fix (which must remove the entries). See docs/security.md.
-KNOWN_GAPS = {
-    "GET /api/risk/v1/evaluations/{evaluation_id} by another team's manager",
-    "GET /api/risk/v1/grades/{customer_id} by another salesperson",
-    "GET /api/risk/v1/grades/{customer_id} by another team's manager",
-}
+# Operations another tenant may still reach, each listed with why (none today); the matrix fails on any new gap.
+KNOWN_GAPS: set[str] = set()
 # Path parameters that name an object some tenant owns; the others (product codes, days, templates, ...) name the
 # firm's configuration, which only roles guard.
 TENANT_OBJECTS = {

@@ -106,6 +106,32 @@ customer_grades = sa.Table(
     sa.Column("graded_at", Timestamp, nullable=False),
 )
 
+# Who owns each customer, as workflow's events tell it (workflow alone decides): reads of grades and evaluations are
+# scoped by it. ``owner_id`` NULL is the public pool (公海). The newer event wins: by business time, then, for
+# events of the same case, by its sequence (``changed_case_id``, ``changed_sequence``).
+customer_owners = sa.Table(
+    "customer_owners",
+    metadata,
+    sa.Column("customer_id", sa.String(36), primary_key=True),
+    sa.Column("owner_id", sa.String(64), nullable=True, index=True),
+    sa.Column("team_id", sa.String(36), nullable=True, index=True),
+    sa.Column("changed_at", Timestamp, nullable=False),
+    sa.Column("changed_case_id", sa.String(36), nullable=False),
+    sa.Column("changed_sequence", sa.Integer, nullable=False),
+)
+
+# Each staff member's team, as identity's events tell it: a manager keeps seeing the customers a member of their
+# teams owns when the owner event named no team, or the member moved teams since.
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("team_id", sa.String(36), nullable=True, index=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("changed_at", Timestamp, nullable=False),
+    sa.Column("changed_sequence", sa.Integer, nullable=False),
+)
+
 lender_products = sa.Table(
     "lender_products",
     metadata,
@@ -164,3 +190,11 @@ def customer_grade(session: Session, customer_id: str) -> Any:
 
 def lender_product(session: Session, product_id: str) -> Any:
     return session.execute(sa.select(lender_products).where(lender_products.c.id == product_id)).first()
+
+
+def customer_owner(session: Session, customer_id: str) -> Any:
+    return session.execute(sa.select(customer_owners).where(customer_owners.c.customer_id == customer_id)).first()
+
+
+def staff_member(session: Session, user_id: str) -> Any:
+    return session.execute(sa.select(staff).where(staff.c.user_id == user_id)).first()

@@ -1,4 +1,5 @@
-"""Read-side queries of risk: evaluations by lead, decision, flag and date, and one evaluation as a checklist."""
+"""Read-side queries of risk: evaluations by lead, decision, flag and date, and one evaluation as a checklist, each
+within the caller's scope (``domain/scope.py``)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,40 @@ from typing import Any
 import sqlalchemy as sa
 
 from loanbridge.common import clock
+from loanbridge.common.auth import Principal
 from loanbridge.common.errors import NotFound
 from loanbridge.common.pagination import after_cursor, newest_first, page
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.risk import orm
-from loanbridge.risk.domain import models
+from loanbridge.risk.domain import models, scope
+from loanbridge.risk.handlers import owners
 
 CHECKLIST_TABLES = ("flags", "routing", "rejections")
+
+
+def customer_scope(principal: Principal, customer_id: Any) -> Any:
+    """The customers a caller may read, as a SQL condition on a customer id column (``scope.sees_customer``)."""
+    if principal.is_partner:
+        return sa.false()
+    if scope.sees_every_customer(principal):
+        return sa.true()
+    table = orm.customer_owners
+    mine = customer_id.in_(sa.select(table.c.customer_id).where(table.c.owner_id == principal.subject))
+    if not principal.has_any("manager"):
+        return mine
+    teams = list(principal.managed_team_ids)
+    members = sa.select(orm.staff.c.user_id).where(orm.staff.c.team_id.in_(teams))
+    owned = sa.select(table.c.customer_id).where(table.c.owner_id.is_not(None))
+    in_teams = sa.select(table.c.customer_id).where(
+        table.c.owner_id.is_not(None), sa.or_(table.c.team_id.in_(teams), table.c.owner_id.in_(members))
+    )
+    return sa.or_(mine, customer_id.not_in(owned), customer_id.in_(in_teams))
 
 
 def list_evaluations(
     uow: UnitOfWork,
     *,
+    principal: Principal,
     lead_id: str | None,
     product: str | None,
     decision: str | None,
@@ -30,9 +53,9 @@ def list_evaluations(
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
-    """Evaluations newest first, filtered, a page at a time."""
+    """Evaluations in the caller's scope newest first, filtered, a page at a time."""
     table = orm.evaluations
-    query = sa.select(table)
+    query = sa.select(table).where(customer_scope(principal, table.c.customer_id))
     for column, value in ((table.c.lead_id, lead_id), (table.c.product, product), (table.c.decision, decision)):
         if value is not None:
             query = query.where(column == value)
@@ -48,10 +71,11 @@ def list_evaluations(
     return {"items": found.items, "next_cursor": found.next_cursor}
 
 
-def read_evaluation(uow: UnitOfWork, *, evaluation_id: str) -> dict[str, Any]:
-    """One evaluation with its inputs and every rule of its version as a checklist: hit or not, on which values."""
+def read_evaluation(uow: UnitOfWork, *, principal: Principal, evaluation_id: str) -> dict[str, Any]:
+    """One evaluation with its inputs and every rule of its version as a checklist: hit or not, on which values.
+    Outside the caller's scope it is a 404, as if it did not exist."""
     row = uow.session.execute(sa.select(orm.evaluations).where(orm.evaluations.c.id == evaluation_id)).first()
-    if row is None:
+    if row is None or not scope.sees_customer(principal, owners.owner_of(uow, row.customer_id)):
         raise NotFound("评估记录不存在")
     answer = evaluation_answer(row)
     ruleset = orm.ruleset(uow.session, row.product, row.ruleset_version) if row.ruleset_version else None

@@ -84,7 +84,7 @@ class EvaluateSchema(BaseSchema):
 
 
 class SimulateSchema(BaseSchema):
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
     last = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=100_000))
     since = fields.DateTime(load_default=None, data_key="from")
     until = fields.DateTime(load_default=None, data_key="to")

@@ -9,6 +9,7 @@ several rules decide, reject beats review beats approve; no deciding hit is an a
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
@@ -25,8 +26,29 @@ PRECEDENCE = {"reject": 3, "review": 2, "approve": 1}
 REVIEWERS = ("risk_director", "risk_officer")
 GRADES = ("A", "B", "C")
 
+# zen-engine holds numbers as 96-bit decimals and refuses to evaluate an input past them (or NaN, infinity). The
+# limit is far inside that range and far above any amount, income or count a loan file carries.
+NUMBER_LIMIT = 1e15
+
 _engine = zen.ZenEngine()
 _engine_lock = threading.Lock()
+
+
+def unrepresentable_numbers(values: dict[str, Any]) -> list[str]:
+    """The fields of an input holding a number the engine cannot take (anywhere inside them), sorted."""
+    return sorted(name for name, value in values.items() if not _representable(value))
+
+
+def _representable(value: Any) -> bool:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value) and abs(value) <= NUMBER_LIMIT
+    if isinstance(value, dict):
+        return all(_representable(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_representable(item) for item in value)
+    return True
 
 
 class EvaluationFailed(Exception):
@@ -87,6 +109,9 @@ class CompiledRuleset:
 
     def run(self, application: dict[str, Any]) -> dict[str, Any]:
         """The model's raw result for an application."""
+        out_of_range = unrepresentable_numbers(application)
+        if out_of_range:
+            raise EvaluationFailed(None, f"numbers out of the engine's range in {', '.join(out_of_range)}")
         try:
             return self._decision.evaluate(application)["result"]
         except RuntimeError as exc:

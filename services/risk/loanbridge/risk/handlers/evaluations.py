@@ -75,9 +75,21 @@ def dry_run(
             code="unknown_features",
             details={"fields": {f"features.{name}": ["不是已知的风控特征"] for name in unknown}},
         )
+    refuse_unrepresentable_numbers(features, prefix="features.")
     application = applications.for_dry_run(product, features, documents, facts.required_documents)
     version, assessment = _assess(uow, config, product, application)
     return {**answer(assessment), "ruleset_version": version}
+
+
+def refuse_unrepresentable_numbers(values: dict[str, Any], *, prefix: str = "") -> None:
+    """A 422 naming every field whose number the rule engine cannot evaluate (NaN, infinite, or too large)."""
+    wrong = engine.unrepresentable_numbers(values)
+    if wrong:
+        raise InvalidInput(
+            "数值超出可评估的范围",
+            code="number_out_of_range",
+            details={"fields": {f"{prefix}{name}": ["数值超出可评估的范围"] for name in wrong}},
+        )
 
 
 def simulate(

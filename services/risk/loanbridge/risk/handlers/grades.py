@@ -12,15 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from loanbridge.common import clock
+from loanbridge.common.auth import Principal
 from loanbridge.common.errors import NotFound
 from loanbridge.common.events.envelope import Envelope
 from loanbridge.common.events.errors import NotYet
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.risk import orm
 from loanbridge.risk.config import RiskConfig
-from loanbridge.risk.domain import applications
+from loanbridge.risk.domain import applications, scope
 from loanbridge.risk.domain.engine import EvaluationFailed
-from loanbridge.risk.handlers import rulesets
+from loanbridge.risk.handlers import owners, rulesets
 
 
 def on_lead_created(uow: UnitOfWork, event: Envelope) -> None:
@@ -111,8 +112,11 @@ def set_grade(uow: UnitOfWork, customer_id: str, lead_id: str, grade: str, reaso
     )
 
 
-def read_grade(uow: UnitOfWork, *, config: RiskConfig, customer_id: str) -> dict[str, Any]:
-    """A customer's grade; one never graded counts as the configured default grade."""
+def read_grade(uow: UnitOfWork, *, config: RiskConfig, principal: Principal, customer_id: str) -> dict[str, Any]:
+    """A customer's grade; one never graded counts as the configured default grade. Outside the caller's scope it
+    is a 404, as if risk had never seen the customer."""
+    if not scope.sees_customer(principal, owners.owner_of(uow, customer_id)):
+        raise NotFound("客户不存在")
     row = orm.customer_grade(uow.session, customer_id)
     if row is None:
         known = uow.session.execute(sa.select(orm.leads.c.lead_id).where(orm.leads.c.customer_id == customer_id))

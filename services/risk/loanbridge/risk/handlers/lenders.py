@@ -21,6 +21,7 @@ from loanbridge.risk import orm
 from loanbridge.risk.config import RiskConfig
 from loanbridge.risk.domain import criteria as criteria_models
 from loanbridge.risk.domain.engine import CompiledRuleset, EvaluationFailed
+from loanbridge.risk.handlers.evaluations import refuse_unrepresentable_numbers
 
 
 def create_lender_product(
@@ -101,6 +102,8 @@ def match(
     features: dict[str, Any],
 ) -> dict[str, Any]:
     """Every active lender product judged against the application: eligible ones ranked, the rest explained."""
+    refuse_unrepresentable_numbers(features, prefix="features.")
+    refuse_unrepresentable_numbers({"amount": amount})
     application = {**features, "product": product, "amount": amount, "term_months": term_months, "city": city}
     rows = uow.session.execute(sa.select(orm.lender_products).where(orm.lender_products.c.active.is_(True)))
     eligible, ineligible = [], []
