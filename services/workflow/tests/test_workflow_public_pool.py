@@ -206,3 +206,39 @@ def test_whoever_let_a_customer_lapse_cannot_take_it_back_by_entering_a_new_lead
     again = suite.lead(submitted_by="sales-a", customer_id=case["customer_id"])
 
     assert again["assignee_id"] is None
+
+
+def test_the_customers_of_a_deactivated_salesperson_go_to_the_public_pool_at_once(
+    suite: Any, sales_team: list[str]
+) -> None:
+    first = suite.lead(submitted_by="sales-a")
+    second = suite.lead(submitted_by="sales-a")
+    kept = suite.lead(submitted_by="sales-b")
+    suite.events()
+
+    suite.user("sales-a", active=False, kind="deactivated")
+
+    recycled = suite.events("workflow.case.recycled")
+    assert sorted((event.data["case_id"], event.data["from_owner"], event.data["reason"]) for event in recycled) == (
+        sorted([(first["id"], "sales-a", "负责人已停用"), (second["id"], "sales-a", "负责人已停用")])
+    )
+    assert suite.case(first["id"])["assignee_id"] is None and suite.tasks(first["id"]) == []
+    assert suite.case(kept["id"])["assignee_id"] == "sales-b"
+    pool = suite.client.get(f"{API}/pool", headers=suite.headers("sales-b")).get_json()["items"]
+    assert sorted(item["id"] for item in pool) == sorted([first["id"], second["id"]])
+
+
+def test_an_older_deactivation_than_the_account_s_reactivation_recycles_nothing(
+    suite: Any, sales_team: list[str]
+) -> None:
+    case = suite.lead(submitted_by="sales-a")
+    suite.events()
+    reactivated = suite.event("identity.user.updated", {**suite.user("sales-a").data, "active": True},
+                              subject="sales-a", sequence=9)  # fmt: skip
+    older = suite.event("identity.user.deactivated", {**reactivated.data, "active": False}, subject="sales-a",
+                        sequence=4)  # fmt: skip
+
+    suite.deliver(reactivated, older)
+
+    assert suite.events("workflow.case.recycled") == []
+    assert suite.case(case["id"])["assignee_id"] == "sales-a"

@@ -1,12 +1,12 @@
 """The events workflow consumes: {routing key: handler}. Its queue and bindings derive from this registry."""
 
 from loanbridge.common.service import EventHandler
-from loanbridge.workflow.handlers import cases, risk, staff
+from loanbridge.workflow.handlers import cases, pool, risk, staff
 
 SUBSCRIPTIONS: dict[str, EventHandler] = {
     "identity.user.created.v1": staff.on_user_changed,
-    "identity.user.updated.v1": staff.on_user_changed,
-    "identity.user.deactivated.v1": staff.on_user_changed,
+    "identity.user.updated.v1": pool.on_staff_changed,
+    "identity.user.deactivated.v1": pool.on_staff_changed,
     "identity.team.created.v1": staff.on_team_changed,
     "identity.team.updated.v1": staff.on_team_changed,
     "intake.lead.created.v1": cases.on_lead_created,

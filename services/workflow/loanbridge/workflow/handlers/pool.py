@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from loanbridge.common import clock
 from loanbridge.common.auth import Principal
 from loanbridge.common.errors import Conflict, Forbidden
+from loanbridge.common.events.envelope import Envelope
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.workflow import config as settings
 from loanbridge.workflow import orm
@@ -30,6 +31,7 @@ from loanbridge.workflow.handlers.processes import definition_of
 from loanbridge.workflow.views import case_answer
 
 LAPSED = "超时未跟进"
+OWNER_DEACTIVATED = "负责人已停用"
 
 
 def recycle_lapsed(uow: UnitOfWork, *, limit: int) -> int:
@@ -51,6 +53,21 @@ def recycle_lapsed(uow: UnitOfWork, *, limit: int) -> int:
                 owners.update().where(owners.c.customer_id == row.customer_id).values(recycle_due_at=None)
             )
     return len(rows)
+
+
+def on_staff_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """``identity.user.updated`` / ``.deactivated``: the account is projected; if it is now inactive, every
+    customer it owns goes back to the public pool at once, so that none waits for an owner who has left."""
+    staff.on_user_changed(uow, event)
+    member = staff.staff_member(uow, event.data["user_id"])
+    if member is None or member.active:  # active, or an older event than the one projected
+        return
+    owners = orm.owners
+    customers = uow.session.execute(
+        sa.select(owners.c.customer_id).where(owners.c.owner_id == member.user_id).with_for_update()
+    ).scalars()
+    for customer_id in list(customers):
+        recycle(uow, customer_id=customer_id, released_by=member.user_id, reason=OWNER_DEACTIVATED, actor="system")
 
 
 def recycle(uow: UnitOfWork, *, customer_id: str, released_by: str | None, reason: str, actor: str) -> None:
