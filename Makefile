@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := identity intake workflow risk notify reporting
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-embedded fuzz up down status lint format clean
+.PHONY: install run test test-unit test-integration test-embedded fuzz chaos up down status lint format clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt libs/common/pyproject.toml libs/demo/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -36,6 +36,11 @@ test-embedded: $(INSTALLED)
 fuzz: $(INSTALLED)
 	LOANBRIDGE_FUZZ_EXAMPLES=$${LOANBRIDGE_FUZZ_EXAMPLES:-200} LOANBRIDGE_FUZZ_ALL_CHECKS=1 \
 		$(BIN)/python -m pytest -p no:cacheprovider -s tests/security/test_fuzz.py
+
+# Fault runs on a broker and a database of the harness's own, 3-5 minutes each (docs/reliability.md); the same
+# whether CI is set or not. `make chaos CHAOS_ARGS="--leads 1000"` scales them down for a quick check.
+chaos: $(INSTALLED)
+	$(BIN)/python -m pytest tests/chaos -s -p no:cacheprovider $(CHAOS_ARGS)
 
 up: $(INSTALLED)
 	$(BIN)/loanbridge up

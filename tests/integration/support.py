@@ -3,6 +3,8 @@ its own processes, reached through nginx.
 
 Each stack gets its own databases (``lbit_<run>_<service>``) and its own RabbitMQ virtual host, so it never
 touches another stack's data; the broker and the database are reached through fault proxies the tests control.
+The servers are the machine's (``LOANBRIDGE_TEST_MARIADB_PORT`` …) unless ``running_stack`` is given others (the
+chaos runs pass servers of their own, which they may kill).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,9 @@ class Stack:
     through_proxies: bool = True
     web_workers: int = 2  # two per service keep a test stack light
     s3_endpoint: str | None = None
+    mariadb: tuple[str, int] = MARIADB
+    rabbitmq: tuple[str, int] = RABBITMQ
+    broker_admin: Callable[..., object] = field(default=lambda *args: rabbitmqctl(*args))  # rabbitmqctl <args>
     layout: stacks.Layout = field(init=False)
     env: dict[str, str] = field(init=False)
 
@@ -135,14 +140,14 @@ class Stack:
         return f"lbit_{self.run_id}"
 
     def database_url_template(self, *, via_proxy: bool) -> str:
-        port = self.database_proxy.port if via_proxy else MARIADB[1]
+        port = self.database_proxy.port if via_proxy else self.mariadb[1]
         return f"mysql+pymysql://{MARIADB_USER}@127.0.0.1:{port}/lbit_{self.run_id}_{{service}}"
 
     def database_url(self, service: str) -> str:
         return self.database_url_template(via_proxy=False).replace("{service}", service)
 
     def broker_url(self, *, via_proxy: bool) -> str:
-        port = self.broker_proxy.port if via_proxy else RABBITMQ[1]
+        port = self.broker_proxy.port if via_proxy else self.rabbitmq[1]
         return f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@127.0.0.1:{port}/{quote(self.vhost, safe='')}"
 
     @property
@@ -157,8 +162,8 @@ class Stack:
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
-        rabbitmqctl("add_vhost", self.vhost)
-        rabbitmqctl("set_permissions", "-p", self.vhost, RABBITMQ_USER, ".*", ".*", ".*")
+        self.broker_admin("add_vhost", self.vhost)
+        self.broker_admin("set_permissions", "-p", self.vhost, RABBITMQ_USER, ".*", ".*", ".*")
         self.cli("up", "--gateway-template", str(ROOT / "deploy/gateway/nginx.conf.template"), timeout=240)
 
     def stop(self) -> None:
@@ -167,7 +172,8 @@ class Stack:
         finally:
             for service in SERVICE_ORDER:
                 drop_database(self.database_url(service))
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", self.vhost], capture_output=True, timeout=60)
+            with suppress(subprocess.SubprocessError, RuntimeError):
+                self.broker_admin("delete_vhost", self.vhost)
 
     def cli(self, *args: str, timeout: float = 120, extra_env: dict[str, str] | None = None) -> str:
         """Run ``loanbridge <args>`` against this stack; fail with its output if it fails."""
@@ -273,12 +279,22 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_dir: Path, *, through_proxies: bool = True, web_workers: int = 2) -> Iterator[Stack]:
+def running_stack(
+    tmp_dir: Path,
+    *,
+    through_proxies: bool = True,
+    web_workers: int = 2,
+    mariadb: tuple[str, int] = MARIADB,
+    rabbitmq: tuple[str, int] = RABBITMQ,
+    broker_admin: Callable[..., object] | None = None,
+) -> Iterator[Stack]:
     """A started stack, stopped and dropped afterwards. Benchmarks pass ``through_proxies=False``: the fault
-    proxies are Python threads that would cost more CPU than the services they measure."""
+    proxies are Python threads that would cost more CPU than the services they measure. ``mariadb`` and
+    ``rabbitmq`` name other servers than the machine's (root without a password, guest), ``broker_admin`` runs
+    rabbitmqctl against that broker."""
     run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
-    broker_proxy = FaultProxy(upstream=RABBITMQ).start()
-    database_proxy = FaultProxy(upstream=MARIADB).start()
+    broker_proxy = FaultProxy(upstream=rabbitmq).start()
+    database_proxy = FaultProxy(upstream=mariadb).start()
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port_block(1) + 1, verbose=False)
     s3.start()
     host, port = s3.get_host_and_port()
@@ -290,6 +306,9 @@ def running_stack(tmp_dir: Path, *, through_proxies: bool = True, web_workers: i
         through_proxies=through_proxies,
         web_workers=web_workers,
         s3_endpoint=f"http://{host}:{port}",
+        mariadb=mariadb,
+        rabbitmq=rabbitmq,
+        **({"broker_admin": broker_admin} if broker_admin else {}),
     )
     try:
         stack.start()

@@ -23,7 +23,7 @@ from loanbridge.common.app import build_app
 from loanbridge.common.auth import Principal, RemoteJwks, StaticKeys, TokenVerifier, current_principal, requires
 from loanbridge.common.clock import FixedClock, use_clock
 from loanbridge.common.config import ConfigError
-from loanbridge.common.errors import Unauthenticated
+from loanbridge.common.errors import Unauthenticated, Unavailable
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.testing.harness import AUDIENCE, ISSUER, TokenFactory, drain_outbox
 from loanbridge.common.uow import UnitOfWork
@@ -319,13 +319,15 @@ def test_unknown_key_id_refetches_at_most_every_few_seconds(
     assert jwks_server.fetches == 2
 
 
-def test_unreachable_jwks_without_cached_keys_is_a_401_that_says_so(jwks_server: FakeJwksServer) -> None:
+def test_unreachable_jwks_without_cached_keys_is_a_503_to_retry_not_a_401(jwks_server: FakeJwksServer) -> None:
+    # Found by the database-crash chaos run: partners got 401s while identity's database restarted.
     jwks_server.down = True
 
-    with pytest.raises(Unauthenticated) as raised:
+    with pytest.raises(Unavailable) as raised:
         RemoteJwks("http://identity/jwks").keys()
 
     assert raised.value.code == "jwks_unavailable"
+    assert raised.value.status == 503
 
 
 def test_unreachable_jwks_keeps_serving_the_cached_keys(

@@ -20,7 +20,7 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint
 
 from loanbridge.common import clock, context
-from loanbridge.common.errors import Forbidden, Unauthenticated
+from loanbridge.common.errors import Forbidden, Unauthenticated, Unavailable
 
 ROLES = ("admin", "manager", "sales", "risk_officer", "risk_director", "ops", "partner", "service")
 ALGORITHM = "RS256"
@@ -94,7 +94,9 @@ class RemoteJwks:
             self._fetched_at = time.monotonic()
         except (requests.RequestException, ValueError) as exc:
             if not self._keys:
-                raise Unauthenticated("暂时无法校验登录凭证,请稍后重试", code="jwks_unavailable") from exc
+                # The token may be fine: the issuer is unreachable (identity down, or its database). A 401 would
+                # tell the client to drop its credentials; a 503 tells it to retry.
+                raise Unavailable("暂时无法校验登录凭证,请稍后重试", code="jwks_unavailable") from exc
 
 
 class StaticKeys:
