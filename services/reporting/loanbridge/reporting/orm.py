@@ -68,6 +68,7 @@ lead_facts = sa.Table(
     sa.Index("ix_lead_facts_day_channel_product", "business_day", "channel", "product"),
     sa.Index("ix_lead_facts_channel_product_day", "channel", "product", "business_day"),
     sa.Index("ix_lead_facts_channel_day", "channel", "business_day"),
+    sa.Index("ix_lead_facts_product_day_channel", "product", "business_day", "channel"),
     sa.Index("ix_lead_facts_team_day", "team_id", "business_day"),
     sa.Index("ix_lead_facts_owner_day", "owner_id", "business_day"),
 )
@@ -141,6 +142,7 @@ loan_facts = sa.Table(
     sa.Column("submitted_by", sa.String(64), nullable=True),
     sa.Index("ix_loan_facts_day_channel_product", "business_day", "channel", "product"),
     sa.Index("ix_loan_facts_channel_product_day", "channel", "product", "business_day"),
+    sa.Index("ix_loan_facts_product_day", "product", "business_day"),
 )
 
 # A case's stay in a stage: entered by the stage.changed of ``sequence``, left when the next one (by sequence)
