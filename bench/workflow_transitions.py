@@ -2,7 +2,7 @@
 mode, through the gateway.
 
     .venv/bin/python bench/workflow_transitions.py [--rate 100] [--seconds 30]
-    .venv/bin/python bench/workflow_transitions.py --in-process [--count 2000]
+    .venv/bin/python bench/workflow_transitions.py --in-process [--count 2000] [--database-url URL]
 
 It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/risk_latency.py does), has a
 salesperson enter ``rate × seconds`` leads (each becomes a case assigned to them through intake.lead.created),
@@ -11,8 +11,9 @@ and prints the latency percentiles as the client saw them (target: p99 under 50 
 CPU time each process spent per transition until every event the transitions caused was consumed (/proc; the
 shared MariaDB and RabbitMQ included, so run it on an otherwise idle machine).
 
-``--in-process`` measures the handler alone instead: workflow on SQLite in this process, its Flask test client,
-one transition after another (no gateway, no network, no concurrency).
+``--in-process`` measures the handler alone instead: workflow on SQLite (or a throw-away MariaDB database,
+``--database-url mysql+pymysql://root@127.0.0.1:3306/lbbench_{service}``) in this process, its Flask test client,
+one transition after another (no gateway, no concurrency), with the CPU each took.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from loanbridge.common.db import drop_database, migrate_database  # noqa: E402
 from loanbridge.common.events.envelope import Envelope  # noqa: E402
+from loanbridge.common.service import get  # noqa: E402
 from loanbridge.common.testing import harness  # noqa: E402
 from loanbridge.common.testing.waiting import wait_until  # noqa: E402
 from tests.integration import leads  # noqa: E402
@@ -76,13 +79,17 @@ def move_steadily(sales: Api, case_ids: list[str], rate: float) -> tuple[list[fl
     return latencies, len(errors)
 
 
-def in_process(count: int) -> None:
-    """Transitions through the Flask test client of workflow on SQLite, one at a time."""
+def in_process(count: int, database_url: str | None) -> None:
+    """Transitions through the Flask test client of workflow (SQLite, or ``database_url``), one at a time."""
     import uuid
 
     with tempfile.TemporaryDirectory() as tmp:
         tokens = harness.TokenFactory()
-        service = harness.service_runtime("workflow", harness.environment_for_tests(Path(tmp)), tokens=tokens)
+        environ = harness.environment_for_tests(Path(tmp))
+        if database_url:
+            environ["LOANBRIDGE_DATABASE_URL"] = database_url
+            migrate_database(database_url.replace("{service}", "workflow"), get("workflow").migrations)
+        service = harness.service_runtime("workflow", environ, tokens=tokens)
         case_ids = []
         for _ in range(count):
             lead_id = str(uuid.uuid4())
@@ -96,17 +103,21 @@ def in_process(count: int) -> None:
             case_ids.append(lead_id)
         client = service.client()
         headers = tokens.header(subject="bench-sales", roles=["sales"], ttl=3600)
-        latencies = []
+        latencies, cpu_started = [], time.process_time()
         for case_id in case_ids:
             sent = time.perf_counter()
             response = client.post(f"/api/workflow/v1/cases/{case_id}/transitions", json={"to": "pre_review"},
                                    headers=headers)  # fmt: skip
             latencies.append((time.perf_counter() - sent) * 1000)
             assert response.status_code == 200, response.get_json()
-        print(f"transitions       {count} in process on SQLite, one at a time")
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / count
+        dialect = service.runtime.database.engine.dialect.name
+        print(f"transitions       {count} in process on {dialect}, one at a time, {cpu_ms:.1f} ms of CPU each")
         for q in (50, 95, 99):
             print(f"p{q:<16}{percentile(latencies, q):.1f} ms")
         service.runtime.database.dispose()
+        if database_url:
+            drop_database(database_url.replace("{service}", "workflow"))
 
 
 def main() -> None:
@@ -115,9 +126,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--database-url", help="with --in-process: a throw-away database, {service} in its name")
     args = parser.parse_args()
     if args.in_process:
-        in_process(args.count)
+        in_process(args.count, args.database_url)
         return
     count = int(args.rate * args.seconds)
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False) as stack:

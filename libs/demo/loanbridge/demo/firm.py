@@ -5,11 +5,12 @@ people who come to it (names, checksum-valid ID numbers of Shandong districts, m
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from loanbridge.common.pii.validators import id_check_char
+from loanbridge.common.testing import synthetic
 from loanbridge.intake.domain.leads import SHANDONG_CITIES
 
 FIRM = "齐鲁融通"
@@ -168,21 +169,19 @@ def person_name(rng: random.Random) -> str:
 
 def mobile(rng: random.Random, used: set[str]) -> str:
     """A mainland mobile number not handed out before in this run."""
-    while True:
-        number = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
-        if number not in used:
-            used.add(number)
-            return number
+    return _fresh(used, lambda: synthetic.mobile(rng, blocks=MOBILE_PREFIXES))
 
 
 def id_number(rng: random.Random, *, city: str, birth: date, used: set[str]) -> str:
     """A GB 11643 ID number (district of ``city``, real birth date, checksum) not handed out before in this run."""
-    while True:
-        first17 = f"{DISTRICTS[city]}{birth:%Y%m%d}{rng.randrange(1000):03d}"
-        number = first17 + id_check_char(first17)
-        if number not in used:
-            used.add(number)
-            return number
+    return _fresh(used, lambda: synthetic.id_number_of(DISTRICTS[city], birth, rng.randrange(1000)))
+
+
+def _fresh(used: set[str], draw: Callable[[], str]) -> str:
+    while (value := draw()) in used:
+        pass
+    used.add(value)
+    return value
 
 
 def weighted(rng: random.Random, weights: dict[str, int]) -> str:
