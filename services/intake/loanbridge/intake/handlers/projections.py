@@ -29,6 +29,14 @@ def _require_customer(uow: UnitOfWork, customer_id: str) -> None:
         raise NotYet(f"customer {customer_id} not known yet")
 
 
+def _require_lead(uow: UnitOfWork, lead_id: str) -> None:
+    """After an update that matched no row: the lead is not here yet (retried later), or the event is older than
+    what the row holds (nothing to do)."""
+    exists = uow.session.execute(sa.select(orm.leads.c.id).where(orm.leads.c.id == lead_id)).first()
+    if exists is None:
+        raise NotYet("lead not known yet")
+
+
 def on_case_assigned(uow: UnitOfWork, event: Envelope) -> None:
     """``workflow.case.assigned``: the customer's owner and the lead's assignee."""
     data, when = event.data, _when(event)
@@ -80,13 +88,13 @@ def _set_owner(uow: UnitOfWork, customer_id: str, when: datetime, *, owner_id: s
 def on_stage_changed(uow: UnitOfWork, event: Envelope) -> None:
     """``workflow.stage.changed``: the lead's current stage."""
     leads, when = orm.leads, _when(event)
-    if orm.lead_by_id(uow.session, event.data["case_id"]) is None:
-        raise NotYet("lead not known yet")
-    uow.session.execute(
+    matched = uow.session.execute(
         leads.update()
         .where(leads.c.id == event.data["case_id"], _newer(leads.c.stage_changed_at, when))
         .values(stage=event.data["to_stage"], stage_changed_at=when)
     )
+    if matched.rowcount == 0:  # type: ignore[attr-defined]
+        _require_lead(uow, event.data["case_id"])
 
 
 EVALUATION_FIELDS = ("evaluation_id", "ruleset_version", "score", "grade", "decision", "route_to", "flags",
@@ -96,16 +104,16 @@ EVALUATION_FIELDS = ("evaluation_id", "ruleset_version", "score", "grade", "deci
 def on_evaluation_completed(uow: UnitOfWork, event: Envelope) -> None:
     """``risk.evaluation.completed``: the lead's latest risk result, as staff read it in the 360."""
     leads, when = orm.leads, _when(event)
-    if orm.lead_by_id(uow.session, event.data["lead_id"]) is None:
-        raise NotYet("lead not known yet")
     summary = {name: event.data.get(name) for name in EVALUATION_FIELDS}
     summary["hits"] = [{"rule": hit.get("rule") or hit.get("rule_id"), "reason": hit.get("reason")}
                        for hit in event.data.get("hits", [])]  # fmt: skip
-    uow.session.execute(
+    matched = uow.session.execute(
         leads.update()
         .where(leads.c.id == event.data["lead_id"], _newer(leads.c.evaluated_at, when))
         .values(evaluation=json.dumps({**summary, "evaluated_at": event.time}, ensure_ascii=False), evaluated_at=when)
     )
+    if matched.rowcount == 0:  # type: ignore[attr-defined]
+        _require_lead(uow, event.data["lead_id"])
 
 
 def on_customer_graded(uow: UnitOfWork, event: Envelope) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,6 +61,11 @@ def owner_row(uow: UnitOfWork, customer_id: str) -> Any:
     return uow.session.execute(
         sa.select(orm.owners).where(orm.owners.c.customer_id == customer_id).with_for_update()
     ).first()
+
+
+def grade_of(uow: UnitOfWork, customer_id: str) -> str | None:
+    """The customer's grade, read without a lock (a transition's conditions read it, nothing writes it here)."""
+    return uow.session.execute(sa.select(orm.owners.c.grade).where(orm.owners.c.customer_id == customer_id)).scalar()
 
 
 def open_cases_of(uow: UnitOfWork, customer_id: str) -> list[Any]:
@@ -334,16 +340,14 @@ def reassign(
 # --- stages -----------------------------------------------------------------------------------------------------
 def enter_stage(
     uow: UnitOfWork, *, case: Any, to: str, actor: str, reason: str | None, definition: dict[str, Any]
-) -> None:
+) -> SimpleNamespace:
     """Move a case to a stage: history, ``workflow.stage.changed``, the old stage's tasks done and the new
-    stage's tasks created with its SLA."""
+    stage's tasks created with its SLA. Answers the case as it now is (``case`` was read for update, so only
+    these columns changed)."""
     now = clock.now()
     closed = process_rules.is_terminal(definition, to)
-    uow.session.execute(
-        orm.cases.update()
-        .where(orm.cases.c.id == case.id)
-        .values(stage=to, stage_entered_at=naive_utc(now), closed_at=naive_utc(now) if closed else None)
-    )
+    moved = {"stage": to, "stage_entered_at": naive_utc(now), "closed_at": naive_utc(now) if closed else None}
+    uow.session.execute(orm.cases.update().where(orm.cases.c.id == case.id).values(**moved))
     record(uow, case_id=case.id, kind="stage", actor=actor, from_value=case.stage, to_value=to, reason=reason)
     uow.emit(
         "workflow.stage.changed",
@@ -363,7 +367,8 @@ def enter_stage(
         tasks.complete_open(uow, case_id=case.id, kinds=left_kinds)
     if closed:
         tasks.cancel_open(uow, case_id=case.id)
-    _create_stage_tasks(uow, case=get_case(uow, case.id), stage=process_rules.stage(definition, to) or {})
+    _create_stage_tasks(uow, case=case, stage=process_rules.stage(definition, to) or {})
+    return SimpleNamespace(**{**case._mapping, **moved})
 
 
 def _create_stage_tasks(uow: UnitOfWork, *, case: Any, stage: dict[str, Any]) -> None:
@@ -400,16 +405,15 @@ def transition(uow: UnitOfWork, *, principal: Principal, case_id: str, to: str, 
     """Move a case as a user: checked against its definition (409 naming the rule, 403 for the role)."""
     case = case_in_scope(uow, principal, case_id, for_update=True)
     definition = definition_of(uow, case.product, case.process_version)
-    owner = owner_row(uow, case.customer_id)
     process_rules.check_transition(
         definition,
         current=case.stage,
         to=to,
         roles=principal.roles - {SYSTEM},
-        facts=facts(case, owner.grade if owner is not None else None),
+        facts=facts(case, grade_of(uow, case.customer_id)),
     )
-    enter_stage(uow, case=case, to=to, actor=principal.subject, reason=reason, definition=definition)
-    return case_answer(get_case(uow, case_id))
+    moved = enter_stage(uow, case=case, to=to, actor=principal.subject, reason=reason, definition=definition)
+    return case_answer(moved)
 
 
 def move_by_system(uow: UnitOfWork, *, case: Any, to: str, reason: str) -> bool:

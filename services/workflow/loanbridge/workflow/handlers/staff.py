@@ -65,9 +65,14 @@ def team(uow: UnitOfWork, team_id: str | None) -> Any:
 
 def manager_of(uow: UnitOfWork, user_id: str | None) -> str | None:
     """The manager of a staff member's team, as identity last told."""
-    member = staff_member(uow, user_id)
-    found = team(uow, member.team_id) if member is not None else None
-    return found.manager_id if found is not None else None
+    if user_id is None:
+        return None
+    staff, teams = orm.staff, orm.teams
+    return uow.session.execute(
+        sa.select(teams.c.manager_id)
+        .join_from(staff, teams, staff.c.team_id == teams.c.team_id)
+        .where(staff.c.user_id == user_id)
+    ).scalar()
 
 
 def open_customers(uow: UnitOfWork, user_id: str) -> int:

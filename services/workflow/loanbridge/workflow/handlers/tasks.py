@@ -104,10 +104,13 @@ def _close(uow: UnitOfWork, *, case_id: str, kinds: tuple[str, ...] | None, stat
     if kinds is not None:
         query = query.where(tasks.c.kind.in_(kinds))
     rows = uow.session.execute(query).all()
+    if not rows:
+        return 0
     now = naive_utc(clock.now())
-    for row in rows:
-        uow.session.execute(tasks.update().where(tasks.c.id == row.id).values(status=status, completed_at=now))
-        if status == DONE:
+    ids = [row.id for row in rows]
+    uow.session.execute(tasks.update().where(tasks.c.id.in_(ids)).values(status=status, completed_at=now))
+    if status == DONE:
+        for row in rows:
             _emit(uow, "workflow.task.completed", row._mapping, escalation=_escalation(uow, row._mapping))
     return len(rows)
 
