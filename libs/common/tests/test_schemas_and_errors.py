@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask, request
-from flask_smorest import Blueprint
 from marshmallow import fields
 from prometheus_client.parser import text_string_to_metric_families
 
-from loanbridge.common.app import build_app
+from loanbridge.common.app import Blueprint, build_app
 from loanbridge.common.db import COMMON_MIGRATIONS
 from loanbridge.common.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from loanbridge.common.runtime import Runtime
@@ -195,6 +194,22 @@ def test_query_arguments_are_validated_with_chinese_messages(client: Any) -> Non
 
     assert response.status_code == 422
     assert response.get_json()["details"]["fields"]["limit"] == ["必须在 1 到 500 之间"]
+
+
+def test_a_body_that_is_not_json_is_a_400_naming_the_body(client: Any) -> None:
+    response = client.post(f"{API}/leads", data='{"name": "张', headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    body = response.get_json()
+    assert_error_shape(body, "bad_request")
+    assert body["details"]["fields"] == {"body": ["请求体不是有效的 JSON"]}
+
+
+def test_a_query_parameter_given_twice_for_one_value_is_refused_by_name(client: Any) -> None:
+    response = client.get(f"{API}/leads?limit=5&limit=7")
+
+    assert response.status_code == 422
+    assert list(response.get_json()["details"]["fields"]) == ["limit"]
 
 
 def test_load_outside_flask_smorest_gives_the_same_422_shape(client: Any) -> None:

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
 from loanbridge.common import context, metrics
-from loanbridge.common.db import is_connection_error
+from loanbridge.common.db import close_connect_budget, is_connection_error, open_connect_budget
 from loanbridge.common.errors import DomainError, Unavailable
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.schemas import ErrorSchema
@@ -61,6 +61,15 @@ class _StrictQueryParser(FlaskParser):
     """Unknown query parameters are refused like unknown body fields: a misspelt filter must not widen a query."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+    def load_querystring(self, req: Any, schema: Any) -> Any:
+        """A parameter given twice that takes one value (``?overdue=true&overdue=false``) is refused as a wrong
+        type: which of the two was meant is not the server's guess."""
+        proxy = self._makeproxy(req.args, schema)
+        repeated = {key for key in req.args if key not in proxy.multiple_keys and len(req.args.getlist(key)) > 1}
+        if not repeated:
+            return proxy
+        return {**{key: proxy[key] for key in proxy}, **{key: req.args.getlist(key) for key in repeated}}
 
 
 class Blueprint(smorest.Blueprint):
@@ -111,11 +120,16 @@ class ServiceApi(Api):
 
 
 def _merge_locations(messages: dict[str, Any]) -> dict[str, Any]:
-    """webargs groups errors by location (json, query, form); clients want them by field name."""
+    """webargs groups errors by location (json, query, form); clients want them by field name. An error of a whole
+    location (a body that is not JSON at all) is named by the location."""
     merged: dict[str, Any] = {}
-    for location_errors in messages.values():
+    for location, location_errors in messages.items():
         if isinstance(location_errors, dict):
             merged.update(location_errors)
+        elif location == "json":
+            merged["body"] = ["请求体不是有效的 JSON"]
+        else:
+            merged[location] = ["格式不正确"]
     return merged
 
 
@@ -203,6 +217,8 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         request_id = request.headers.get(REQUEST_ID_HEADER, "")[:64] or str(uuid.uuid4())
         g.request_id = request_id
         g.cause_token = context.enter(context.Cause(correlation_id=request_id))
+        # One connect budget for every database connection the request opens (its 503 comes within 2 s).
+        g.connect_budget_token = open_connect_budget()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
     @app.after_request
@@ -227,6 +243,9 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         token = g.pop("cause_token", None)
         if token is not None:
             context.leave(token)
+        budget_token = g.pop("connect_budget_token", None)
+        if budget_token is not None:
+            close_connect_budget(budget_token)
         structlog.contextvars.unbind_contextvars("request_id")
 
 
