@@ -7,9 +7,10 @@ mode, through the gateway.
 It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/risk_latency.py does), has a
 salesperson enter ``rate × seconds`` leads (each becomes a case assigned to them through intake.lead.created),
 waits until workflow holds them all, then moves each from ``assigned`` to ``pre_review`` at ``--rate`` per second
-and prints the latency percentiles as the client saw them (target: p99 under 50 ms at 100 requests/s), then the
-CPU time each process spent per transition until every event the transitions caused was consumed (/proc; the
-shared MariaDB and RabbitMQ included, so run it on an otherwise idle machine).
+and prints the latency percentiles as the client saw them (target: p99 under 50 ms at 100 requests/s), how long
+the consumers took after the last answer to finish every event the transitions caused (the workers yield the CPU
+to the webs, ``LOANBRIDGE_WORKER_NICE``; set it to 0 to compare), then the CPU time each process spent per
+transition (/proc; the shared MariaDB and RabbitMQ included, so run it on an otherwise idle machine).
 
 ``--in-process`` measures the handler alone instead: workflow on SQLite (or a throw-away MariaDB database,
 ``--database-url mysql+pymysql://root@127.0.0.1:3306/lbbench_{service}``) in this process, its Flask test client,
@@ -19,6 +20,7 @@ one transition after another (no gateway, no concurrency), with the CPU each too
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -146,9 +148,15 @@ def main() -> None:
         wait_until(stack.drained, timeout=300, interval=1, message="every outbox and queue drained")
         before = stack.cpu_seconds()
         latencies, errors = move_steadily(sales, case_ids, args.rate)
+        last_answer = time.perf_counter()
         wait_until(stack.drained, timeout=300, interval=1, message="the transitions' events consumed")
+        drained_after = time.perf_counter() - last_answer
         after = stack.cpu_seconds()
         print(f"transitions       {count} at {args.rate:.0f}/s offered, {errors} errors")
+        print(
+            f"consumers done    {drained_after:.1f} s after the last answer (workers run at nice "
+            f"{os.environ.get('LOANBRIDGE_WORKER_NICE', '10')})"
+        )
         for q in (50, 95, 99):
             print(f"p{q:<16}{percentile(latencies, q):.1f} ms")
         print(f"max               {max(latencies):.1f} ms")

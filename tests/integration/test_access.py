@@ -6,6 +6,7 @@ import base64
 import json
 import random
 import time
+from pathlib import Path
 
 import jwt
 import requests
@@ -138,7 +139,7 @@ def test_a_bad_lead_gets_422_naming_the_field_and_writes_nothing(stack: Stack, a
         assert field in answer.json()["details"]["fields"], (field, answer.json())
         assert body.get("mobile", "-") not in answer.text
     not_json = partner.api.post("/api/intake/v1/leads", data="{", headers={"Content-Type": "application/json"})
-    assert 400 <= not_json.status_code < 500
+    assert not_json.status_code == 400 and "body" in not_json.json()["details"]["fields"]
     assert stack.sql("intake", LEAD_COUNTS)[0][0] == before
 
 
@@ -167,3 +168,16 @@ def test_every_process_serves_parseable_metrics_with_the_named_families(stack: S
         "loanbridge_events_duplicates",
         "loanbridge_events_redelivered",
     } <= consumer
+
+
+def test_workers_yield_the_cpu_to_the_webs(stack: Stack) -> None:
+    """A request cannot wait, a worker's events can: every worker runs at nice 10, every web at the default 0."""
+
+    def nice_of(pid: int) -> int:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5), counted after the command name
+
+    for service in SERVICE_ORDER:
+        web, worker = stack.pid(f"{service}-web"), stack.pid(f"{service}-worker")
+        assert web is not None and worker is not None, service
+        assert (nice_of(web), nice_of(worker)) == (0, 10), service

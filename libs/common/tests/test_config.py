@@ -54,6 +54,7 @@ def test_settings_use_documented_defaults_when_only_the_database_is_set() -> Non
     assert settings.events.max_attempts == len(EventSettings.retry_delays) + 1
     assert settings.auth.jwks_url is None
     assert (settings.auth.issuer, settings.auth.audience) == ("loanbridge-identity", "loanbridge")
+    assert settings.worker_nice == 10
 
 
 def test_settings_read_typed_values_from_the_environment() -> None:
@@ -67,6 +68,7 @@ def test_settings_read_typed_values_from_the_environment() -> None:
             "LOANBRIDGE_CONFIRM_TIMEOUT": "1.5",
             "LOANBRIDGE_BUSINESS_TIMEZONE": "Asia/Urumqi",
             "LOANBRIDGE_JWT_AUDIENCE": "firm-a",
+            "LOANBRIDGE_WORKER_NICE": "0",
         },
     )
 
@@ -77,6 +79,7 @@ def test_settings_read_typed_values_from_the_environment() -> None:
     assert settings.events.confirm_timeout == 1.5
     assert settings.business_timezone == "Asia/Urumqi"
     assert settings.auth.audience == "firm-a"
+    assert settings.worker_nice == 0
 
 
 @pytest.mark.parametrize(

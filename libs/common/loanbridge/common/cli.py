@@ -108,6 +108,7 @@ def worker(service: str, host: str, port: int) -> None:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     runtime = _runtime(service)
     configure_logging(service=service, level=runtime.settings.log_level)
+    os.nice(runtime.settings.worker_nice)
     loops = [partial(loop, runtime) for loop in runtime.spec.worker_loops]
     Worker(runtime, extra_loops=loops).run(port=port, host=host)
 

@@ -112,6 +112,9 @@ class Settings:
     business_timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
     var_dir: str = "var"
+    # A worker's work (consuming, relaying, timers) can wait; a request cannot. On a node shared with web
+    # processes the workers yield the CPU to them (0 to disable; 0–19 as nice(1)).
+    worker_nice: int = 10
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
@@ -138,4 +141,5 @@ class Settings:
             business_timezone=env.get("BUSINESS_TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
             log_level=env.get("LOG_LEVEL", "INFO") or "INFO",
             var_dir=env.get("VAR_DIR", "var") or "var",
+            worker_nice=env.integer("WORKER_NICE", 10),
         )
