@@ -1163,11 +1163,13 @@ def big() -> BigFile:
 
 @pytest.fixture(scope="module")
 def big_parsed(big: BigFile) -> tuple[list[ParsedRow], float]:
-    """The big file read, checked and deduplicated (on the test's fixed day), and how long that took."""
+    """The big file read, checked and deduplicated (on the test's fixed day), and the CPU seconds that took: the
+    parser's own cost, which a busy machine's other processes do not stretch (the end-to-end time through the
+    gateway is bench/intake_import.py's)."""
     with use_clock(FixedClock(TODAY)):
-        started = time.perf_counter()
+        started = time.process_time()
         parsed = parse_file("台账.xlsx", big.content)
-        return parsed, time.perf_counter() - started
+        return parsed, time.process_time() - started
 
 
 def test_ten_thousand_rows_with_five_percent_bad_parse_in_seconds_naming_each_bad_row_and_why(
@@ -1175,7 +1177,7 @@ def test_ten_thousand_rows_with_five_percent_bad_parse_in_seconds_naming_each_ba
 ) -> None:
     parsed, elapsed = big_parsed
 
-    assert elapsed < 5.0, f"parsing took {elapsed:.2f} s"
+    assert elapsed < 5.0, f"parsing took {elapsed:.2f} CPU seconds"
     assert len(parsed) == 10_000
     assert 400 <= len(big.bad) <= 600 and len(big.duplicates) >= 50
     rejected = {row.row_number: row.errors for row in parsed if not row.ok}
@@ -1197,11 +1199,11 @@ def test_the_report_of_ten_thousand_rows_counts_every_outcome_and_holds_no_clear
     big: BigFile, big_parsed: tuple[list[ParsedRow], float]
 ) -> None:
     parsed, _ = big_parsed
-    started = time.perf_counter()
+    started = time.process_time()
     content = write_report([ReportRow.from_parsed(row, product_names=DEFAULT_PRODUCTS) for row in parsed])
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
 
-    assert elapsed < 5.0, f"writing the report took {elapsed:.2f} s"
+    assert elapsed < 5.0, f"writing the report took {elapsed:.2f} CPU seconds"
     workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
     summary = dict(workbook["汇总"].iter_rows(min_row=2, values_only=True))
     assert summary == {
