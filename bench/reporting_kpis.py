@@ -1,7 +1,8 @@
 """reporting's KPI endpoints over the facts of 1,000,000 leads, and ingest into its read models.
 
     .venv/bin/python bench/reporting_kpis.py [--leads 1000000] [--queries 40] [--events 20000]
-                                            [--mariadb | --own-mariadb 8G]
+                                            [--mariadb | --own-mariadb 8G] [--ingest-only] [--ingest-batches 100,1]
+                                            [--profile]
 
 It makes its own reporting database (SQLite in a temporary folder, or with --mariadb a database on the local
 MariaDB, dropped at the end) and fills the read models with a year of synthetic facts: leads on 16 cities, 6
@@ -15,15 +16,25 @@ and stage visits in proportions like a real firm's. Then:
   the read models' milestones on each lead and the lead columns copied onto each fact; the ratio raw / read
   model (the raw side is SQL alone, the read side the whole HTTP request);
 - ingest: ``--events`` events of realistic shapes applied through reporting's real handlers and inbox, in the
-  consumer's batches (100 a transaction) and one a transaction, in events/s.
+  consumer's batches (100 a transaction) and one a transaction, in events/s, with the SQL statements sent per
+  event (a multi-row INSERT counts once, an executemany of another statement once per row: the round trips) and
+  the CPU the bench's process spent per event (Python, SQLAlchemy and the driver; with SQLite, its engine too).
+
+``--ingest-only`` measures the ingest alone, into empty read models (or, with ``--leads N``, after filling the
+facts of N leads); ``--ingest-batches 100`` leaves out the one-a-transaction run; ``--profile`` prints where the
+Python time of the batched ingest goes (cProfile, the top 25 by own time).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
+import pstats
 import random
 import secrets
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -373,30 +384,84 @@ def events_for(count: int, rng: random.Random) -> list[Envelope]:
     return events[:count]
 
 
-def bench_ingest(runtime: Runtime, count: int, rng: random.Random) -> None:
-    for label, batch in (("batches of 100 (the consumer's)", 100), ("one event a transaction", 1)):
+class StatementCounter:
+    """Counts the statements an engine sends: a multi-row INSERT (executemany, which the MySQL driver sends as one
+    statement) once, an executemany of anything else once per parameter set. On MySQL also the round trips the
+    driver really made (every query, COMMIT and ROLLBACK included)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.count = 0
+        self.round_trips = 0
+        sa.event.listen(engine, "before_cursor_execute", self._count)
+        if engine.dialect.driver == "pymysql":
+            import pymysql.connections
+
+            send = pymysql.connections.Connection._execute_command
+
+            def counted(connection: Any, command: int, sql: Any) -> Any:
+                self.round_trips += 1
+                return send(connection, command, sql)
+
+            pymysql.connections.Connection._execute_command = counted  # type: ignore[method-assign]
+
+    def _count(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        many = executemany and not statement.lstrip().upper().startswith("INSERT")
+        self.count += len(parameters) if many else 1
+
+
+def bench_ingest(runtime: Runtime, count: int, rng: random.Random, batches: list[int], profile: bool) -> None:
+    counter = StatementCounter(runtime.database.engine)
+    for batch in batches:
+        label = "batches of 100 (the consumer's)" if batch == 100 else f"batches of {batch}"
+        label = "one event a transaction" if batch == 1 else label
         events = events_for(count, rng)
-        began = time.perf_counter()
+        profiler = cProfile.Profile() if profile and batch == batches[0] else None
+        counted, trips = counter.count, counter.round_trips
+        began, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
         for start in range(0, len(events), batch):
             apply_events(runtime, events[start : start + batch])
-        elapsed = time.perf_counter() - began
-        print(f"ingest, {label:<34}{len(events) / elapsed:>10,.0f} events/s  ({len(events):,} events)")
+        if profiler:
+            profiler.disable()
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+        statements = (counter.count - counted) / len(events)
+        round_trips = f", {(counter.round_trips - trips) / len(events):.2f} round trips" if counter.round_trips else ""
+        print(
+            f"ingest, {label:<34}{len(events) / elapsed:>10,.0f} events/s  ({len(events):,} events, "
+            f"{statements:.2f} statements{round_trips}, {cpu / len(events) * 1000:.2f} ms of this process's CPU per "
+            "event)"
+        )
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument(
+        "--leads", type=int, help="leads whose facts fill the read models (1000000; none with --ingest-only)"
+    )
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--mariadb", action="store_true", help="use the local MariaDB instead of SQLite")
     parser.add_argument(
         "--own-mariadb", metavar="BUFFER_POOL", help="start a MariaDB of its own with this innodb_buffer_pool_size (8G)"
     )
+    parser.add_argument("--ingest-only", action="store_true", help="measure the ingest alone (no KPI queries)")
+    parser.add_argument(
+        "--ingest-batches", default="100,1", help="events per transaction of each ingest run, comma-separated"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the first ingest run")
     args = parser.parse_args()
+    if args.leads is None:
+        args.leads = 0 if args.ingest_only else 1_000_000
     rng = random.Random(8)
+    # Stopped with SIGTERM, the bench still drops its database (``finally`` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(tempfile.mkdtemp(prefix="lbbench-reporting-"))
     environ = environment_for_tests(folder)
     with contextlib.ExitStack() as servers:
+        servers.callback(shutil.rmtree, folder, ignore_errors=True)  # last, after an own MariaDB has stopped
         if args.own_mariadb:
             server = servers.enter_context(
                 OwnMariaDB(folder / "mariadb", options={"innodb-buffer-pool-size": args.own_mariadb})
@@ -417,9 +482,12 @@ def run(environ: dict[str, str], args: argparse.Namespace, rng: random.Random) -
     migrate_database(url, spec.migrations)
     print(f"database: {runtime.database.engine.dialect.name}")
     try:
-        fill(runtime.database.engine, args.leads, rng)
-        bench_queries(runtime, args.queries, rng)
-        bench_ingest(runtime, args.events, rng)
+        if args.leads:
+            fill(runtime.database.engine, args.leads, rng)
+        if not args.ingest_only:
+            bench_queries(runtime, args.queries, rng)
+        batches = [int(size) for size in args.ingest_batches.split(",")]
+        bench_ingest(runtime, args.events, rng, batches, args.profile)
     finally:
         runtime.database.dispose()
         if args.mariadb or args.own_mariadb:

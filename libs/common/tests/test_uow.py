@@ -153,6 +153,31 @@ def test_rows_inserted_at_commit_land_with_the_commit_and_vanish_with_a_rollback
         assert sorted(connection.execute(sa.select(access_audit.c.resource)).scalars()) == ["r/1", "r/2", "r/3"]
 
 
+def test_at_commit_collects_in_one_object_per_key_and_writes_it_once_at_commit_only(
+    make_uow: MakeUow, database: Database
+) -> None:
+    row = {"at": datetime(2026, 1, 1), "actor": "user-1", "action": "read", "fields": ""}
+    writes: list[list[str]] = []
+
+    def write(session: Any, resources: list[str]) -> None:
+        writes.append(list(resources))
+        session.execute(access_audit.insert(), [{**row, "resource": resource} for resource in resources])
+
+    with make_uow() as uow:
+        uow.at_commit("audit", list, write).append("r/0")
+    assert writes == [] and count(database, access_audit) == 0  # rolled back: never written
+
+    with make_uow() as uow:
+        for resource in ("r/1", "r/2"):
+            uow.at_commit("audit", list, write).append(resource)
+        uow.at_commit("other", list, write).append("r/3")
+        assert writes == []  # nothing written before the commit
+        uow.commit()
+    assert writes == [["r/1", "r/2"], ["r/3"]]
+    with database.engine.connect() as connection:
+        assert sorted(connection.execute(sa.select(access_audit.c.resource)).scalars()) == ["r/1", "r/2", "r/3"]
+
+
 def test_once_loads_a_value_once_per_unit_of_work(make_uow: MakeUow) -> None:
     loads: list[int] = []
 

@@ -55,6 +55,7 @@ class UnitOfWork:
         self.session: Session
         self.events: list[Envelope] = []
         self._rows_at_commit: dict[sa.Table, list[dict[str, Any]]] = {}
+        self._writes_at_commit: dict[str, tuple[Any, Callable[[Session, Any], None]]] = {}
         self._loaded: dict[str, Any] = {}
         self._committed = False
         self._on_events_committed = on_events_committed
@@ -69,6 +70,8 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        for collected, write in self._writes_at_commit.values():
+            write(self.session, collected)
         for table, rows in self._rows_at_commit.items():
             self.session.execute(table.insert(), rows)
         self._write_outbox()
@@ -90,6 +93,14 @@ class UnitOfWork:
         """Insert ``row`` at commit, with the other rows for its table in one statement: for append-only logs
         (reporting's archive) that nothing reads back within the transaction."""
         self._rows_at_commit.setdefault(table, []).append(row)
+
+    def at_commit(self, key: str, make: Callable[[], T], write: Callable[[Session, T], None]) -> T:
+        """What ``make()`` built for ``key`` the first time it was asked for in this unit of work; at commit,
+        ``write(session, it)`` runs once: a consumer's batch collects its changes there and writes each table once
+        (before the rows of ``insert_at_commit`` and the outbox). Not written if the unit of work rolls back."""
+        if key not in self._writes_at_commit:
+            self._writes_at_commit[key] = (make(), write)
+        return cast(T, self._writes_at_commit[key][0])
 
     def emit(
         self,

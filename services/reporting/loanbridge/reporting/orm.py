@@ -7,13 +7,10 @@ attributes take the event with the newer ``sequence``, milestones the earliest b
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 from loanbridge.common.tables import Timestamp
@@ -21,7 +18,7 @@ from loanbridge.common.tables import Timestamp
 metadata = sa.MetaData()
 
 # The lead's filter columns that its facts (evaluations, submissions, loans, stage visits) carry a copy of, kept in
-# step by ``sync_lead_copies``: KPIs over millions of facts filter and group without joining them to their leads.
+# step by ``copy_lead_columns``: KPIs over millions of facts filter and group without joining them to their leads.
 LEAD_COPIES = ("channel", "product", "city", "team_id", "owner_id", "submitted_by")
 
 event_archive = sa.Table(
@@ -234,137 +231,37 @@ READ_MODELS = (
 )
 
 
-# Upserts are single statements (no read-then-write): atomic under concurrent consumers, and few round trips.
-# They are built once per shape and dialect, with bind parameters, so SQLAlchemy's compiled cache stays warm.
-_statements: dict[tuple[Any, ...], Any] = {}
-
-Condition = Callable[[sa.Table, Any], Any]
+# The fact tables that carry a copy of their lead's filter columns.
+COPYING_TABLES = (risk_evaluations, lender_submissions, loan_facts, stage_visits)
 
 
 @cache
-def newer(column: str) -> Condition:
-    """Update when the stored ``column`` (a sequence) is unset or older than the incoming one."""
-    return lambda table, incoming: sa.or_(table.c[column].is_(None), table.c[column] < incoming[column])
-
-
-@cache
-def earlier(column: str) -> Condition:
-    """Update when the stored ``column`` (a time) is unset or later than the incoming one."""
-    return lambda table, incoming: sa.or_(table.c[column].is_(None), table.c[column] > incoming[column])
-
-
-def always(table: sa.Table, incoming: Any) -> Any:
-    return sa.true()
-
-
-def merge(
-    session: Session,
-    table: sa.Table,
-    row: dict[str, Any],
-    *,
-    key: tuple[str, ...],
-    update: tuple[str, ...],
-    when: Condition = always,
-) -> None:
-    """Insert ``row``, or, when its key exists and ``when`` holds, set the ``update`` columns from it.
-
-    ``update`` lists the column that ``when`` reads last: MySQL assigns left to right.
-    """
-    dialect = session.get_bind().dialect.name
-    # Conditions are module-level functions or cached by column, so they are a stable part of the key.
-    cache_key = (dialect, table.name, tuple(row), key, update, when)
-    statement = _statements.get(cache_key)
-    if statement is None:
-        statement = _merge_statement(dialect, table, key=key, update=update, when=when)
-        _statements[cache_key] = statement
-    session.execute(statement, row)
-
-
-def _merge_statement(
-    dialect: str,
-    table: sa.Table,
-    *,
-    key: tuple[str, ...],
-    update: tuple[str, ...],
-    when: Condition,
-) -> Any:
-    # No .values(): the statement takes its VALUES from the parameters it is executed with.
-    if dialect == "sqlite":
-        insert = sqlite.insert(table)
-        if not update:
-            return insert.on_conflict_do_nothing(index_elements=list(key))
-        return insert.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: insert.excluded[name] for name in update},
-            where=when(table, insert.excluded),
-        )
-    insert = mysql.insert(table)
-    if not update:
-        return insert.prefix_with("IGNORE")
-    condition = when(table, insert.inserted)
-    return insert.on_duplicate_key_update(
-        [(name, sa.case((condition, insert.inserted[name]), else_=table.c[name])) for name in update]
-    )
-
-
-def ensure_lead(session: Session, lead_id: str) -> None:
-    """A bare fact row for the lead when no event of it arrived yet (no KPI counts it before its lead event)."""
-    merge(session, lead_facts, {"lead_id": lead_id}, key=("lead_id",), update=())
-
-
-def set_earliest(session: Session, lead_id: str, column: str, at: datetime) -> None:
-    """Record a milestone of the lead at ``at`` unless it was reached earlier."""
-    merge(
-        session,
-        lead_facts,
-        {"lead_id": lead_id, column: at},
-        key=("lead_id",),
-        update=(column,),
-        when=earlier(column),
-    )
-
-
-def stage_visits_of(session: Session, lead_id: str) -> list[Any]:
-    """The lead's stage visits by sequence."""
-    return list(session.execute(_STAGE_VISITS, {"b_lead_id": lead_id}))
-
-
-_STAGE_VISITS = (
-    sa.select(stage_visits.c.sequence, stage_visits.c.entered_at)
-    .where(stage_visits.c.lead_id == sa.bindparam("b_lead_id"))
-    .order_by(stage_visits.c.sequence)
-)
-
-END_STAGE_VISIT = (
-    stage_visits.update()
-    .where(stage_visits.c.lead_id == sa.bindparam("b_lead_id"), stage_visits.c.sequence == sa.bindparam("b_visit"))
-    .values(left_at=sa.bindparam("b_left_at"), left_day=sa.bindparam("b_left_day"))
-)
-
-
-def _sync_statement(table: sa.Table) -> Any:
+def copy_lead_columns(table: sa.Table) -> Any:
+    """Copy the filter columns of each lead in ``b_leads``, as they are now, onto its facts in ``table`` (NULLs
+    for a lead not known yet): one statement for a batch's leads."""
     return (
         table.update()
-        .where(table.c.lead_id == sa.bindparam("b_lead_id"))
+        .where(table.c.lead_id.in_(sa.bindparam("b_leads", expanding=True)))
         .values(
             {
-                name: sa.select(lead_facts.c[name])
-                .where(lead_facts.c.lead_id == sa.bindparam("b_lead_id"))
-                .scalar_subquery()
+                name: sa.select(lead_facts.c[name]).where(lead_facts.c.lead_id == table.c.lead_id).scalar_subquery()
                 for name in LEAD_COPIES
             }
         )
     )
 
 
-COPYING_TABLES = (risk_evaluations, lender_submissions, loan_facts, stage_visits)
-SYNC_LEAD_COPIES = {table.name: _sync_statement(table) for table in COPYING_TABLES}
-
-
-def sync_lead_copies(session: Session, lead_id: str, *, tables: tuple[sa.Table, ...] = COPYING_TABLES) -> None:
-    """Copy the lead's filter columns, as they are now, onto its facts in ``tables``."""
-    for table in tables:
-        session.execute(SYNC_LEAD_COPIES[table.name], {"b_lead_id": lead_id})
+STAGE_VISITS_OF = (
+    sa.select(
+        stage_visits.c.lead_id,
+        stage_visits.c.sequence,
+        stage_visits.c.stage,
+        stage_visits.c.from_stage,
+        stage_visits.c.entered_at,
+    )
+    .where(stage_visits.c.lead_id.in_(sa.bindparam("b_leads", expanding=True)))
+    .order_by(stage_visits.c.lead_id, stage_visits.c.sequence)
+)
 
 
 def clear_read_models(session: Session) -> None:
