@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,19 +55,41 @@ def own_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OwnM
         yield db, broker
 
 
+# ``loanbridge up`` waits 90 s for every process to answer its readiness probe; on two cores shared with other
+# work (load average 15 and more) the webs alone take longer to boot. The chaos stack is given this long.
+READY_SECONDS = 300
+
+
 @pytest.fixture(scope="session")
 def chaos_stack(
     own_servers: tuple[OwnMariaDB, OwnRabbitMQ], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """The distributed suite on our own servers, through fault proxies."""
     database, broker = own_servers
-    with running_stack(
+    context = running_stack(
         tmp_path_factory.mktemp("stack"),
         mariadb=("127.0.0.1", database.port),
         rabbitmq=broker.address,
         broker_admin=broker.ctl,
-    ) as stack:
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Stack, "cli", _patient_up(Stack.cli))
+        stack = context.__enter__()
+    try:
         yield stack
+    finally:
+        context.__exit__(None, None, None)
+
+
+def _patient_up(cli: Callable[..., str]) -> Callable[..., str]:
+    """``Stack.cli`` that gives ``loanbridge up`` READY_SECONDS for readiness (only while the stack starts)."""
+
+    def patient(stack: Stack, *args: str, timeout: float = 120, extra_env: dict[str, str] | None = None) -> str:
+        if args[:1] == ("up",) and "--timeout" not in args:
+            args, timeout = (*args, "--timeout", str(READY_SECONDS)), max(timeout, READY_SECONDS + 150)
+        return cli(stack, *args, timeout=timeout, extra_env=extra_env)
+
+    return patient
 
 
 @pytest.fixture(scope="session")

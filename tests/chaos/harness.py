@@ -15,6 +15,7 @@ because applying it again failed.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -24,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -75,8 +77,20 @@ class LoadGenerator:
     open-loop load: a slow answer does not slow the offered rate), with unique external refs and ID numbers and
     mobiles from ``SyntheticPeople``; records every request's outcome and latency."""
 
-    def __init__(self, partner: Partner, *, count: int, rate: float, prefix: str, seed: int, timeout: float = 15):
+    def __init__(
+        self,
+        partner: Partner,
+        *,
+        count: int,
+        rate: float,
+        prefix: str,
+        seed: int,
+        timeout: float = 15,
+        concurrency: int | None = None,
+    ):
         self.partner, self.count, self.rate, self.prefix, self.timeout = partner, count, rate, prefix, timeout
+        # Requests in flight at once: enough that answers slower than 1/rate do not slow the offered rate.
+        self.concurrency = concurrency or max(16, int(rate))
         rng, people = random.Random(seed), SyntheticPeople(seed)
         self.bodies = [
             leads.lead(
@@ -90,6 +104,7 @@ class LoadGenerator:
         self.outcomes: list[Outcome] = []
         self.started_at = 0.0
         self.finished_at = 0.0
+        self._stopping = threading.Event()
         self._local = threading.local()
         self._thread: threading.Thread | None = None
 
@@ -108,10 +123,13 @@ class LoadGenerator:
         self._thread.join()
         return self.outcomes
 
+    def stop(self) -> None:
+        """Send no more requests (those in flight finish): ``count`` is then an upper bound."""
+        self._stopping.set()
+
     def _run(self) -> None:
-        workers = max(16, int(self.rate))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            self.outcomes = list(pool.map(self._post, range(self.count)))
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            self.outcomes = [outcome for outcome in pool.map(self._post, range(self.count)) if outcome is not None]
         self.finished_at = time.monotonic()
 
     def _session(self) -> requests.Session:
@@ -121,10 +139,10 @@ class LoadGenerator:
             session.headers.update(self.partner.api.session.headers)
         return session
 
-    def _post(self, index: int) -> Outcome:
+    def _post(self, index: int) -> Outcome | None:
         delay = self.started_at + index / self.rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        if (delay > 0 and self._stopping.wait(delay)) or self._stopping.is_set():
+            return None
         body = self.bodies[index]
         sent = time.monotonic()
         try:
@@ -214,19 +232,21 @@ class Nemesis:
         window.healed = time.monotonic()
         return window
 
-    def proxy_fault(self, proxy_name: str, mode: str, seconds: float, **kwargs: float) -> Window:
-        """Hold a fault (``black_hole``, ``cut``, ``delay``; ``reset`` aborts once) on a fault proxy."""
+    def proxy_fault(self, proxy_name: str, mode: str, duration: float, **kwargs: float) -> Window:
+        """Hold a fault (``black_hole``, ``cut``, ``delay`` with ``seconds=`` each way) on a fault proxy for
+        ``duration`` seconds; ``reset`` aborts every connection once a second (``every=``) for ``duration``."""
         proxy = getattr(self.stack, f"{proxy_name}_proxy")
         window = Window(f"{proxy_name} {mode}", time.monotonic())
         self.windows.append(window)
         if mode == "reset":
-            deadline = time.monotonic() + seconds
+            every = kwargs.get("every", 1.0)
+            deadline = time.monotonic() + duration
             while time.monotonic() < deadline:
                 proxy.reset()
-                time.sleep(1)
+                time.sleep(every)
         else:
             with proxy.fault(mode, **kwargs):
-                time.sleep(seconds)
+                time.sleep(duration)
         window.healed = time.monotonic()
         return window
 
@@ -298,6 +318,72 @@ class DeliveryTally:
     @property
     def duplicates(self) -> int:
         return int(self.totals["loanbridge_events_duplicates_total"])
+
+
+class PublishTimes:
+    """How long every publish with confirms took (the relays' batches, the consumers' retries and dead letters),
+    from the ``loanbridge_events_publish_seconds`` histogram on every worker's /metrics, polled each second and
+    added across restarts like ``DeliveryTally`` (what a killed worker counted after its last poll is missed)."""
+
+    NAME = "loanbridge_events_publish_seconds"
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.totals: Counter[tuple[str, str]] = Counter()  # (outcome, le or "count")
+        self._last: dict[tuple[str, str, str], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos-publish-times", daemon=True)
+
+    def __enter__(self) -> PublishTimes:
+        self._poll(baseline=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self._poll()
+
+    def _poll(self, *, baseline: bool = False) -> None:
+        for service in services.SERVICE_ORDER:
+            try:
+                samples = self.stack.metrics(self.stack.worker_url(service))
+            except (requests.RequestException, ValueError):
+                continue  # restarting
+            for (sample, labels), value in samples.items():
+                tags = dict(labels)
+                if sample == f"{self.NAME}_bucket":
+                    key = (tags["outcome"], str(float(tags["le"])))
+                elif sample == f"{self.NAME}_count":
+                    key = (tags["outcome"], "count")
+                else:
+                    continue
+                last = self._last.get((service, *key), 0.0)
+                if not baseline:
+                    self.totals[key] += value - last if value >= last else value
+                self._last[(service, *key)] = value
+
+    def count(self, outcome: str | None = None) -> int:
+        return int(sum(n for (o, le), n in self.totals.items() if le == "count" and outcome in (None, o)))
+
+    def within(self, seconds: float) -> int:
+        """Publishes that took at most ``seconds`` (a bucket bound of the histogram)."""
+        return int(sum(n for (_o, le), n in self.totals.items() if le == str(float(seconds))))
+
+    def past(self, seconds: float) -> int:
+        return self.count() - self.within(seconds)
+
+    def slowest(self) -> str:
+        """The histogram's bound that every publish was within, as a figure."""
+        bounds = sorted({float(le) for (_o, le) in self.totals if le != "count"})
+        for bound in bounds:
+            if self.within(bound) == self.count():
+                return f"<= {bound:g} s"
+        return "unknown"
 
 
 def retry_and_dead_letter_depths(stack: Stack) -> dict[str, int]:
@@ -417,6 +503,58 @@ def reconcile(stack: Stack, partner: Partner, outcomes: list[Outcome]) -> Reconc
     )
 
 
+def resolve_unexpected(result: Reconciliation, load: LoadGenerator) -> dict[str, int | None]:
+    """Retry every unexpected lead with its body and external_ref, as its partner would: the answer must be the
+    lead already stored (a lead whose COMMIT reached the server while its client was told 503 exists all the
+    same). Returns the status of each retry."""
+    resolved: dict[str, int | None] = {}
+    for ref in result.unexpected:
+        body = load.bodies[int(ref.rsplit("-", 1)[1])]
+        try:
+            resolved[ref] = load.partner.api.post("/api/intake/v1/leads", json=body).status_code
+        except requests.RequestException:
+            resolved[ref] = None
+    return resolved
+
+
+def processed(stack: Stack, lead_id: str) -> bool:
+    """The lead is in intake, workflow has its case and reporting its lead facts with a business day."""
+    return bool(
+        stack.sql("intake", "SELECT COUNT(*) FROM leads WHERE id = :id", id=lead_id)[0][0]
+        and stack.sql("workflow", "SELECT COUNT(*) FROM cases WHERE id = :id", id=lead_id)[0][0]
+        and stack.sql(
+            "reporting",
+            "SELECT COUNT(*) FROM lead_facts WHERE lead_id = :id AND business_day IS NOT NULL",
+            id=lead_id,
+        )[0][0]
+    )
+
+
+def canary(partner: Partner, stack: Stack, body: dict[str, Any], *, since: float, timeout: float = 60) -> float:
+    """Post one lead and follow it end to end (intake, workflow case, reporting fact); return the seconds from
+    ``since`` (a fault healed) to the lead processed, or infinity past ``timeout``. A request refused just after
+    healing (a pooled connection found dead costs one 503) is sent again with the same external_ref."""
+    deadline = since + timeout
+    lead_id = None
+    while lead_id is None and time.monotonic() < deadline:
+        try:
+            answer = partner.api.post("/api/intake/v1/leads", json=body)
+            if answer.status_code in (200, 201):
+                lead_id = answer.json()["id"]
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    while lead_id is not None and time.monotonic() < deadline:
+        try:
+            if processed(stack, lead_id):
+                return time.monotonic() - since
+        except Exception:  # a query on a server still recovering: look again
+            pass
+        time.sleep(0.5)  # each look opens three connections: no busier than that on a loaded machine
+    return float("inf")
+
+
 def _repeated_subjects(stack: Stack, service: str, table: str, column: str, value: str) -> set[str]:
     rows = stack.sql(
         service, f"SELECT subject FROM {table} WHERE {column} = :v GROUP BY subject HAVING COUNT(*) > 1", v=value
@@ -467,6 +605,24 @@ def spend_event(channel: str, amount: str) -> Envelope:
         causation_id=None,
         actor="chaos",
     )
+
+
+def answered_by(stack: Stack, service: str, endpoint: str, *, status: int, since: float) -> list[float]:
+    """Seconds the service itself took for its answers ``status`` on ``endpoint`` (its ``http_request`` log
+    lines) since the wall-clock instant ``since``: the client's latency less the queueing in front of the app."""
+    times = []
+    with open(stack.var_dir / "log" / f"{service}-web.log", encoding="utf-8") as log:
+        for line in log:
+            if not line.startswith("{") or '"http_request"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            at = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+            if entry.get("endpoint") == endpoint and entry.get("status") == status and at >= since:
+                times.append(entry["duration_ms"] / 1000)
+    return times
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -131,6 +131,42 @@ def test_delay_adds_latency_in_each_direction(proxy: FaultProxy) -> None:
         assert time.monotonic() - started >= 0.4
 
 
+def test_delay_holds_bytes_in_flight_without_limiting_the_throughput(proxy: FaultProxy) -> None:
+    # A megabyte is sixteen chunks: forwarded one latency after another it would take 16 x 0.2 s each way.
+    with connect(proxy) as client:
+        assert round_trip(client, b"warm-up") == b"warm-up"
+        proxy.delay(0.2)
+        payload = bytes(range(256)) * 4096
+
+        started = time.monotonic()
+        sender = threading.Thread(target=client.sendall, args=(payload,))
+        sender.start()
+        echoed = receive(client, len(payload))
+        sender.join()
+
+        assert echoed == payload  # in order, complete
+        assert 0.4 <= time.monotonic() - started < 2.0
+
+
+def test_delay_keeps_the_order_of_small_writes(proxy: FaultProxy) -> None:
+    with connect(proxy) as client:
+        proxy.delay(0.1)
+        started = time.monotonic()
+        for n in range(20):
+            client.sendall(b"%02d" % n)
+            time.sleep(0.01)
+        assert receive(client, 40) == b"".join(b"%02d" % n for n in range(20))
+        assert time.monotonic() - started < 1.0  # 0.2 s over the 0.2 s of writing, not 20 x 0.2 s
+
+
+def test_healing_a_delay_delivers_what_was_in_flight(proxy: FaultProxy) -> None:
+    with connect(proxy) as client:
+        proxy.delay(0.3)
+        client.sendall(b"in flight")
+        proxy.heal()
+        assert receive(client, 9) == b"in flight"
+
+
 def test_black_hole_holds_data_without_closing_and_heal_lets_it_through(proxy: FaultProxy) -> None:
     with connect(proxy) as client:
         assert round_trip(client, b"before") == b"before"
@@ -154,6 +190,33 @@ def test_black_hole_accepts_new_connections_that_then_hear_nothing(proxy: FaultP
         client.settimeout(0.3)
         with pytest.raises(TimeoutError):
             client.recv(16)
+
+
+def test_a_connection_made_during_a_black_hole_reaches_the_upstream_only_once_healed(
+    proxy: FaultProxy, echo: EchoServer
+) -> None:
+    proxy.black_hole()
+    with connect(proxy) as client:
+        client.sendall(b"held")
+        time.sleep(0.5)
+        assert echo.connections == [] and proxy.accepted == 0  # the server never heard of it
+
+        proxy.heal()
+
+        assert receive(client, 4) == b"held"
+        assert proxy.accepted == 1
+
+
+def test_a_connection_held_by_a_black_hole_is_closed_by_a_reset(proxy: FaultProxy, echo: EchoServer) -> None:
+    proxy.black_hole()
+    with connect(proxy) as client:
+        time.sleep(0.3)  # accepted and held
+        proxy.reset()
+
+        assert link_is_dead(client)
+    proxy.heal()
+    time.sleep(0.5)
+    assert echo.connections == []
 
 
 def test_cut_closes_open_connections_and_refuses_new_ones_until_healed(proxy: FaultProxy) -> None:

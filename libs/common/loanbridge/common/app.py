@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
 from loanbridge.common import context, metrics
-from loanbridge.common.db import is_connection_error
+from loanbridge.common.db import close_connect_budget, is_connection_error, open_connect_budget
 from loanbridge.common.errors import DomainError, Unavailable
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.schemas import ErrorSchema
@@ -217,6 +217,8 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         request_id = request.headers.get(REQUEST_ID_HEADER, "")[:64] or str(uuid.uuid4())
         g.request_id = request_id
         g.cause_token = context.enter(context.Cause(correlation_id=request_id))
+        # One connect budget for every database connection the request opens (its 503 comes within 2 s).
+        g.connect_budget_token = open_connect_budget()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
     @app.after_request
@@ -241,6 +243,9 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         token = g.pop("cause_token", None)
         if token is not None:
             context.leave(token)
+        budget_token = g.pop("connect_budget_token", None)
+        if budget_token is not None:
+            close_connect_budget(budget_token)
         structlog.contextvars.unbind_contextvars("request_id")
 
 

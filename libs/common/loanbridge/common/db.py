@@ -2,15 +2,25 @@
 
 MariaDB/MySQL in the distributed mode, SQLite (WAL, busy timeout) in the embedded mode and in component tests.
 Nothing connects at import time or in ``Database()``: the first query does, after gunicorn has forked.
+
+On MySQL a web request (a ``connect_budget``, opened by the app factory's request hooks) has
+``MYSQL_CONNECT_TIMEOUT`` for all the connections it opens together, on every pool (each one's handshake: TCP
+connect, greeting, authentication, PyMySQL's SET NAMES and autocommit), and once one of them failed the others fail
+at once: a request is answered 503 within 2 s while the database is down or recovering (docs/reliability.md, b).
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -20,8 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loanbridge.common.errors import Unavailable
 
-# A database that accepts TCP but does not greet (mariadbd recovering after a crash) must cost a request at most
-# this long, so that the API still answers 503 within 2 s (docs/reliability.md).
+# Opening connections (a database that accepts TCP but does not greet, mariadbd recovering after a crash) may cost
+# a request at most this long in all, so that the API still answers 503 within 2 s (docs/reliability.md).
 MYSQL_CONNECT_TIMEOUT = 1
 MYSQL_POOL_TIMEOUT = 2
 MYSQL_IO_TIMEOUT = 10
@@ -51,17 +61,124 @@ def create_engine(url: str, *, pool_size: int = 5, isolation_level: str = "READ 
         },
     )
     if parsed.get_driver_name() == "pymysql":
-        event.listen(engine, "do_connect", _greeting_within_connect_timeout)
+        event.listen(engine, "do_connect", _connect_by_deadline)
     return engine
 
 
-def _greeting_within_connect_timeout(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-    """PyMySQL waits for the server's greeting with the read timeout (10 s): a server that accepts but does not
-    greet (mariadbd recovering after a crash) would hold a request that long. The handshake gets the connect
-    timeout; the queries keep the read timeout (PyMySQL re-applies ``_read_timeout`` before each read)."""
-    connection = dialect.dbapi.connect(*cargs, **{**cparams, "read_timeout": MYSQL_CONNECT_TIMEOUT})
-    connection._read_timeout = cparams.get("read_timeout")
-    return connection
+# --- connecting by a deadline -------------------------------------------------------------------------------
+class ConnectBudget:
+    """The time one unit of work (a web request) may spend opening database connections, on every pool together.
+
+    Each new connection gets what is left; once an attempt failed, or nothing is left, the next attempt fails at
+    once: a lead request opens its quota counter's connection and then its transaction's, and a database that
+    took the first one slowly must not be given a second full timeout.
+    """
+
+    def __init__(self, seconds: float = MYSQL_CONNECT_TIMEOUT) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+        self.failed = False
+
+    def allowance(self) -> float:
+        """Seconds the next connection attempt may take; raises a connection error when there are none."""
+        if self.failed:
+            raise pymysql.err.OperationalError(2003, "no database connection: an attempt of this request failed")
+        left = self.seconds - self.spent
+        if left <= 0:
+            raise pymysql.err.OperationalError(2003, "no database connection: this request's connect time is spent")
+        return left
+
+    def record(self, seconds: float, *, failed: bool) -> None:
+        self.spent += seconds
+        self.failed = self.failed or failed
+
+
+_budget: ContextVar[ConnectBudget | None] = ContextVar("loanbridge_connect_budget", default=None)
+
+
+def open_connect_budget(seconds: float = MYSQL_CONNECT_TIMEOUT) -> Token[ConnectBudget | None]:
+    """Give the work in this context one connect budget, until ``close_connect_budget`` (request hooks)."""
+    return _budget.set(ConnectBudget(seconds))
+
+
+def close_connect_budget(token: Token[ConnectBudget | None]) -> None:
+    _budget.reset(token)
+
+
+@contextmanager
+def connect_budget(seconds: float = MYSQL_CONNECT_TIMEOUT) -> Iterator[ConnectBudget]:
+    """Run a block with one connect budget for all the connections it opens."""
+    token = open_connect_budget(seconds)
+    try:
+        budget = _budget.get()
+        assert budget is not None
+        yield budget
+    finally:
+        close_connect_budget(token)
+
+
+class _DeadlineConnection(pymysql.connections.Connection):  # type: ignore[misc]
+    """PyMySQL's connection whose handshake ends by its request's deadline: TCP connect, greeting, authentication,
+    SET NAMES and autocommit (PyMySQL alone gives each of these reads a timeout of its own, so a server that answers
+    each step late would hold the request several timeouts long). Once connected, its statements (SQLAlchemy's
+    session set-up first) keep their read and write timeouts; the request is charged the time the handshake took.
+
+    The session set-up is left out of the deadline on purpose: it is a few more round trips (eleven statements on
+    an engine's first connection), which a loaded machine or a slow link may stretch past a second although the
+    server answers; a server that stalls does so before its greeting (mariadbd recovering)."""
+
+    def __init__(self, *args: Any, budget: ConnectBudget, **kwargs: Any) -> None:
+        self._budget: ConnectBudget | None = budget
+        self._set_up_began = time.monotonic()
+        self._deadline = self._set_up_began + budget.allowance()
+        super().__init__(*args, **{**kwargs, "connect_timeout": self._left()})
+        self.set_up_ended(failed=False)
+
+    def _left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0.001)  # 0 would make the socket non-blocking
+
+    def set_up_ended(self, *, failed: bool) -> None:
+        if self._budget is not None:
+            self._budget.record(time.monotonic() - self._set_up_began, failed=failed)
+            self._budget = None
+
+    def _force_close(self) -> None:
+        # PyMySQL's reaction to a socket error or timeout: during the handshake, the request's attempt failed.
+        self.set_up_ended(failed=True)
+        super()._force_close()
+
+    # PyMySQL reads these before every socket operation and sets the socket's timeout when they changed.
+    @property  # type: ignore[override]
+    def _read_timeout(self) -> float | None:
+        return self._left() if self._budget is not None else self._query_read_timeout
+
+    @_read_timeout.setter
+    def _read_timeout(self, seconds: float | None) -> None:
+        self._query_read_timeout = seconds
+
+    @property  # type: ignore[override]
+    def _write_timeout(self) -> float | None:
+        return self._left() if self._budget is not None else self._query_write_timeout
+
+    @_write_timeout.setter
+    def _write_timeout(self, seconds: float | None) -> None:
+        self._query_write_timeout = seconds
+
+
+def _connect_by_deadline(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+    """Open a connection within the request's connect budget.
+
+    Outside a request (workers, commands) each step of PyMySQL's handshake may take ``MYSQL_CONNECT_TIMEOUT``
+    (it would wait for a greeting with the read timeout, 10 s) and the session set-up the read timeout: a worker
+    retries on its own and must still reconnect over a slow link.
+    """
+    budget = _budget.get()
+    if budget is None:
+        connection = dialect.dbapi.connect(*cargs, **{**cparams, "read_timeout": MYSQL_CONNECT_TIMEOUT})
+        connection._read_timeout = cparams.get("read_timeout")  # PyMySQL re-applies it before each read
+        return connection
+    # A failed attempt is charged by its _force_close; a spent budget raises before any attempt.
+    return _DeadlineConnection(*cargs, budget=budget, **cparams)
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -49,6 +49,16 @@ EVENTS_PUBLISHED = Counter(
     "Events published from the outbox and confirmed by the broker.",
     ["service", "type"],
 )
+# 5 s is the default confirm timeout (LOANBRIDGE_CONFIRM_TIMEOUT): a publish in the 6 s bucket waited its
+# timeout out; one past it blocked longer than its timeout allows.
+PUBLISH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 6.0, 10.0, 30.0)
+EVENTS_PUBLISH_SECONDS = Histogram(
+    "loanbridge_events_publish_seconds",
+    "Time a batch publish took, from its first message written to its last confirm or its failure (confirmed or "
+    "failed: refused, returned, not confirmed in time, connection lost).",
+    ["outcome"],
+    buckets=PUBLISH_BUCKETS,
+)
 EVENTS_CONSUMED = Counter(
     "loanbridge_events_consumed_total",
     "Events applied by a consumer (committed with its inbox row).",

@@ -18,6 +18,8 @@ from typing import Any
 import amqp
 from kombu import Connection
 
+from loanbridge.common import metrics
+
 HEARTBEAT_SECONDS = 10
 CONNECT_TIMEOUT = 3.0
 SOCKET_TIMEOUT = 10.0
@@ -89,6 +91,14 @@ class ConfirmingPublisher:
         """Publish and wait until the broker has confirmed every message; raise ``PublishFailed`` otherwise."""
         if not messages:
             return
+        began, outcome = time.monotonic(), "failed"
+        try:
+            self._publish(messages)
+            outcome = "confirmed"
+        finally:
+            metrics.EVENTS_PUBLISH_SECONDS.labels(outcome).observe(time.monotonic() - began)
+
+    def _publish(self, messages: Sequence[Outgoing]) -> None:
         self._nacked.clear()
         self._returned.clear()
         for outgoing in messages:
