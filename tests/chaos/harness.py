@@ -72,6 +72,15 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+def thread_session(local: threading.local, partner: Partner) -> requests.Session:
+    """This thread's HTTP session with the partner's credentials (a session is not shared between threads)."""
+    session = getattr(local, "session", None)
+    if session is None:
+        session = local.session = requests.Session()
+        session.headers.update(partner.api.session.headers)
+    return session
+
+
 class LoadGenerator:
     """Posts ``count`` partner leads through the gateway at ``rate`` per second, on a fixed schedule (an
     open-loop load: a slow answer does not slow the offered rate), with unique external refs and ID numbers and
@@ -133,11 +142,7 @@ class LoadGenerator:
         self.finished_at = time.monotonic()
 
     def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            session.headers.update(self.partner.api.session.headers)
-        return session
+        return thread_session(self._local, self.partner)
 
     def _post(self, index: int) -> Outcome | None:
         delay = self.started_at + index / self.rate - time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from loanbridge.common.pii import crypto
 from loanbridge.common.pii.crypto import data_key_of, new_key_text
 from loanbridge.common.tables import data_keys
 from loanbridge.common.testing import harness
@@ -40,7 +41,7 @@ def test_contacts_and_signing_keys_survive_a_kek_rotation_and_a_data_key_rotatio
     }
     rotating = harness.service_runtime("identity", env)
     assert rotation.rewrap_keys(rotating.runtime) >= 1
-    monkeypatch.setattr(rotation.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(crypto.time, "sleep", lambda _seconds: None)
     assert rotation.reencrypt(rotating.runtime, before=None) >= 2  # the user and the signing key(s)
 
     only_new = harness.service_runtime("identity", {k: v for k, v in env.items() if k != "LOANBRIDGE_PII_KEK_PREVIOUS"})

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +130,32 @@ def local_secrets(var_dir: Path) -> dict[str, str]:
         path.write_text("".join(f"{PREFIX}{name}={value}\n" for name, value in values.items()))
         path.chmod(0o600)
     return values
+
+
+def secrets_from_file(environ: Mapping[str, str]) -> set[str]:
+    """The names (without the prefix) whose value in ``environ`` is the one ``var/secrets.env`` holds: the
+    settings a process took from the file, directly or through ``loanbridge up``."""
+    var_dir = Path(Env(environ).get("VAR_DIR", "var") or "var")
+    return {
+        name for name, value in read_secrets(var_dir / "secrets.env").items() if environ.get(PREFIX + name) == value
+    }
+
+
+def refresh_secrets(environ: MutableMapping[str, str], taken: set[str]) -> set[str]:
+    """Read ``var/secrets.env`` again into ``environ`` (a web's SIGHUP: a new KEK during a key rotation). A name
+    in ``taken`` (it came from the file) takes the file's value now, or is removed when the file no longer has it;
+    a name the file adds is set unless ``environ`` has it; a value set otherwise stays, as at start. Returns the
+    names now taken from the file."""
+    var_dir = Path(Env(environ).get("VAR_DIR", "var") or "var")
+    values = read_secrets(var_dir / "secrets.env")
+    for name in taken - set(values):
+        environ.pop(PREFIX + name, None)
+    now_taken = set()
+    for name, value in values.items():
+        if name in taken or not environ.get(PREFIX + name):
+            environ[PREFIX + name] = value
+            now_taken.add(name)
+    return now_taken
 
 
 def plan(layout: Layout) -> list[Process]:
@@ -329,8 +355,28 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
         return False
+    fields = proc_stat(pid)
+    return fields is None or fields[0] != "Z"
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command (state, parent pid, …); None once the process is gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def parent_of(pid: int) -> int | None:
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields else None
+
+
+def children_of(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (a gunicorn master's workers)."""
+    return {
+        int(path.name)
+        for path in Path("/proc").glob("[0-9]*")
+        if path.name.isdigit() and parent_of(int(path.name)) == pid
+    }

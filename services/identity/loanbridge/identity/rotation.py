@@ -3,14 +3,10 @@ halves) re-wrapped under the current KEK and, with ``--data-keys``, replaced and
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
-import sqlalchemy as sa
-
-from loanbridge.common.pii.crypto import ACTIVE_KEY_TTL, data_key_of, retire_active_data_keys, rewrap_data_keys
+from loanbridge.common.pii.crypto import replace_data_key, rewrap_data_keys
 from loanbridge.common.runtime import Runtime
-from loanbridge.common.uow import UnitOfWork
 from loanbridge.identity import orm
 from loanbridge.identity.config import IdentityConfig
 from loanbridge.identity.handlers import CONTACT_FIELDS
@@ -30,27 +26,8 @@ def rewrap_keys(runtime: Runtime) -> int:
     return total
 
 
-def reencrypt(runtime: Runtime, *, before: datetime) -> int:
-    """Retire the data key, then re-encrypt every value under a retired one; a second sweep after other
-    processes have picked up the new key catches what they wrote meanwhile."""
+def reencrypt(runtime: Runtime, *, before: datetime | None = None) -> int:
+    """``loanbridge rotate-keys --data-keys``: a new data key, and every staff contact and signing key re-encrypted
+    under it (``before`` aside: all of them); returns how many rows."""
     config: IdentityConfig = runtime.config
-    runtime.transaction(lambda uow: retire_active_data_keys(uow.session, config.cipher))
-    moved = runtime.transaction(_reencrypt_all, config=config)
-    time.sleep(ACTIVE_KEY_TTL + 1)  # until every process has re-read the active data key
-    return moved + runtime.transaction(_reencrypt_all, config=config)
-
-
-def _reencrypt_all(uow: UnitOfWork, *, config: IdentityConfig) -> int:
-    cipher, session, moved = config.cipher, uow.session, 0
-    active = cipher.active_key_id(session)
-    for table, key_column, fields in ENCRYPTED:
-        for row in session.execute(sa.select(table)).all():
-            changes = {
-                column: cipher.encrypt(session, field, cipher.decrypt(session, field, value))
-                for column, field in fields
-                if (value := getattr(row, column)) and data_key_of(value) != active
-            }
-            if changes:
-                session.execute(table.update().where(key_column == row._mapping[key_column.key]).values(**changes))
-                moved += 1
-    return moved
+    return replace_data_key(runtime, config.cipher, ENCRYPTED)

@@ -9,7 +9,7 @@ from loanbridge.notify.app import create_app
 from loanbridge.notify.config import NotifyConfig
 from loanbridge.notify.handlers import history
 from loanbridge.notify.handlers.dispatch import message_loop
-from loanbridge.notify.handlers.webhooks import rewrap_keys, webhook_loop
+from loanbridge.notify.handlers.webhooks import reencrypt, rewrap_keys, webhook_loop
 from loanbridge.notify.subscriptions import SUBSCRIPTIONS
 
 
@@ -25,5 +25,6 @@ SERVICE = ServiceSpec(
     worker_loops=(message_loop, webhook_loop),
     config_factory=NotifyConfig.from_env,
     rewrap_keys=rewrap_keys,
+    reencrypt=reencrypt,
     close_history=close_history,
 )

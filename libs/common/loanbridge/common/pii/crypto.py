@@ -3,7 +3,8 @@
 A ciphertext reads ``v1.<data key id>.<base64(nonce | ciphertext | tag)>`` and is bound to its field name
 (associated data), so a value copied into another column does not decrypt. Data keys live, wrapped, in the
 service's ``data_keys`` table; the KEK (``LOANBRIDGE_PII_KEK``) and the blind-index key
-(``LOANBRIDGE_BLIND_INDEX_KEY``) come from configuration and have no defaults.
+(``LOANBRIDGE_BLIND_INDEX_KEY``) come from configuration and have no defaults; during a KEK rotation one more KEK
+opens keys (``keks_from_env``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -27,6 +29,9 @@ from sqlalchemy.orm import Session
 from loanbridge.common import clock
 from loanbridge.common.config import ConfigError, Env
 from loanbridge.common.tables import data_keys
+
+if TYPE_CHECKING:
+    from loanbridge.common.runtime import Runtime
 
 FORMAT_VERSION = "v1"
 # How long a process trusts the active data key it read before reading it again.
@@ -216,14 +221,53 @@ def rewrap_data_keys(session: Session, cipher: FieldCipher, *, batch: int = 500)
     return len(rows)
 
 
+# (table, its key column, [(encrypted column, field name)]): the values one service seals with its data keys.
+EncryptedColumns = list[tuple[sa.Table, sa.Column, list[tuple[str, str]]]]
+
+
+def reencrypt_columns(session: Session, cipher: FieldCipher, encrypted: EncryptedColumns) -> int:
+    """Re-encrypt under the active data key every value sealed with another one; returns the rows changed."""
+    active, moved = cipher.active_key_id(session), 0
+    for table, key_column, fields in encrypted:
+        for row in session.execute(sa.select(table)).all():
+            changes = {
+                column: cipher.encrypt(session, field, cipher.decrypt(session, field, value))
+                for column, field in fields
+                if (value := getattr(row, column)) and data_key_of(value) != active
+            }
+            if changes:
+                session.execute(table.update().where(key_column == row._mapping[key_column.key]).values(**changes))
+                moved += 1
+    return moved
+
+
+def replace_data_key(
+    runtime: Runtime, cipher: FieldCipher, encrypted: EncryptedColumns, *, settle: float = ACTIVE_KEY_TTL + 1
+) -> int:
+    """``rotate-keys --data-keys`` for a service that seals values with data keys: retire the data key, re-encrypt
+    every value under a retired one; a second sweep, once every process has re-read the active key (``settle``
+    seconds), catches what they sealed meanwhile. Returns the rows re-encrypted."""
+    runtime.transaction(lambda uow: retire_active_data_keys(uow.session, cipher))
+    moved = runtime.transaction(lambda uow: reencrypt_columns(uow.session, cipher, encrypted))
+    time.sleep(settle)
+    return moved + runtime.transaction(lambda uow: reencrypt_columns(uow.session, cipher, encrypted))
+
+
 def keks_from_env(env: Env | None = None) -> tuple[KeyEncryptionKey, KeyEncryptionKey | None]:
-    """The KEK in use (``LOANBRIDGE_PII_KEK``, no default) and, during a rotation, the one before it
-    (``LOANBRIDGE_PII_KEK_PREVIOUS``), whose wrapped keys still open until ``rotate-keys`` has re-wrapped them."""
+    """The KEK that wraps new keys (``LOANBRIDGE_PII_KEK``, no default) and, during a rotation, one more that
+    opens keys but wraps none: the one before it (``LOANBRIDGE_PII_KEK_PREVIOUS``), whose wrapped keys still open
+    until ``rotate-keys`` has re-wrapped them, or, in the first step, the one after it (``LOANBRIDGE_PII_KEK_NEXT``),
+    so that a process not yet restarted onto the new KEK opens what the restarted ones wrap (docs/intake.md)."""
     env = env or Env()
     current = KeyEncryptionKey(decode_key("PII_KEK", env.require("PII_KEK")))
-    previous_text = env.get("PII_KEK_PREVIOUS")
-    previous = KeyEncryptionKey(decode_key("PII_KEK_PREVIOUS", previous_text)) if previous_text else None
-    return current, previous
+    previous_text, next_text = env.get("PII_KEK_PREVIOUS"), env.get("PII_KEK_NEXT")
+    if previous_text and next_text:
+        raise ConfigError(
+            "LOANBRIDGE_PII_KEK_PREVIOUS and LOANBRIDGE_PII_KEK_NEXT are both set: one rotation step at a time"
+        )
+    name, text = ("PII_KEK_PREVIOUS", previous_text) if previous_text else ("PII_KEK_NEXT", next_text)
+    other = KeyEncryptionKey(decode_key(name, text)) if text else None
+    return current, other
 
 
 def field_cipher_from_env(env: Env | None = None) -> FieldCipher:

@@ -7,7 +7,7 @@ import json
 import secrets
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -18,7 +18,7 @@ from prometheus_client import Counter
 from loanbridge.common import clock
 from loanbridge.common.errors import InvalidInput, NotFound, Unavailable
 from loanbridge.common.events.catalog import EVENT_TYPES
-from loanbridge.common.pii.crypto import rewrap_data_keys
+from loanbridge.common.pii.crypto import ACTIVE_KEY_TTL, replace_data_key, rewrap_data_keys
 from loanbridge.common.runtime import Runtime
 from loanbridge.common.uow import UnitOfWork, naive_utc
 from loanbridge.notify import orm
@@ -164,6 +164,17 @@ def rewrap_keys(runtime: Runtime) -> int:
     while moved := runtime.transaction(lambda uow: rewrap_data_keys(uow.session, cipher)):
         total += moved
     return total
+
+
+def reencrypt(runtime: Runtime, *, before: datetime | None = None, settle: float = ACTIVE_KEY_TTL + 1) -> int:
+    """``loanbridge rotate-keys --data-keys``: a new data key, and every webhook secret (``before`` aside: all of
+    them) re-encrypted under it; returns how many."""
+    config: NotifyConfig = runtime.config
+    if config.cipher is None:
+        return 0
+    return replace_data_key(
+        runtime, config.cipher, [(orm.webhooks, orm.webhooks.c.id, [("secret", SECRET_FIELD)])], settle=settle
+    )
 
 
 # --- the worker ----------------------------------------------------------------------------------------------
