@@ -67,3 +67,13 @@ def test_simulating_a_version_past_any_stored_one_is_422_not_a_database_error(
 
     assert answer.status_code == 422
     assert "version" in answer.get_json()["details"]["fields"]
+
+
+def test_reading_a_ruleset_version_past_any_integer_column_is_422_not_a_database_error(
+    client: Any, director: dict[str, str]
+) -> None:
+    # Found by `make fuzz`: ?version=2**63 reached SQLite and failed with OverflowError (a 500).
+    answer = client.get(f"{API}/rulesets/house", query_string={"version": 2**63}, headers=director)
+
+    assert answer.status_code == 422, answer.get_json()
+    assert "version" in answer.get_json()["details"]["fields"]

@@ -26,7 +26,7 @@ from loanbridge.common import context, metrics
 from loanbridge.common.db import close_connect_budget, is_connection_error, open_connect_budget
 from loanbridge.common.errors import DomainError, Unavailable
 from loanbridge.common.runtime import Runtime
-from loanbridge.common.schemas import ErrorSchema
+from loanbridge.common.schemas import MAX_INTEGER, ErrorSchema
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 INTERNAL_PREFIX = "/internal/"
 # The largest integer a path may carry (MariaDB's INT): a larger one matches no route (404) instead of reaching
 # the database, where it cannot be bound (SQLite and MariaDB refuse integers past their column's range).
-MAX_PATH_INTEGER = 2**31 - 1
+MAX_PATH_INTEGER = MAX_INTEGER
 NUMBER_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "default", "multipleOf")
 
 HTTP_MESSAGES_ZH = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -9,6 +10,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from loanbridge.common.errors import InvalidInput
 from loanbridge.common.pii.validators import normalise_id_number, normalise_mobile
+
+# The largest integer an id or a version may be (a signed 32-bit column): past it a database refuses or overflows.
+MAX_INTEGER = 2**31 - 1
+# The days a filter may name. Days become business-day bounds (a day's start, the next day's start), and a day at
+# the ends of the calendar has none (9999-12-31 has no next day): a filter takes the days a loan file can be about.
+BUSINESS_DAY = validate.Range(
+    min=date(1900, 1, 1), max=date(9999, 12, 30), error="日期须在 1900-01-01 与 9999-12-30 之间"
+)
 
 ZH_FIELD_MESSAGES: dict[str, str] = {
     "required": "此字段为必填项",

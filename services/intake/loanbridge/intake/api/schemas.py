@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates
 
 from loanbridge.common.features import FEATURES
-from loanbridge.common.schemas import BaseSchema, IdNumberField, MobileField
+from loanbridge.common.schemas import BUSINESS_DAY, BaseSchema, IdNumberField, MobileField
 
 MAX_AMOUNT = Decimal("100000000")
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9999, 12, 30)
 
 
 class LeadCreateSchema(BaseSchema):
@@ -113,10 +111,8 @@ class ListQuerySchema(BaseSchema):
     stage = fields.String()
     city = fields.String()
     owner_id = fields.String()
-    # Days are turned into business-day bounds in UTC: a day at the ends of the calendar has none (9999-12-31 has
-    # no next day), so the filters take the days a loan file can be about.
-    from_ = fields.Date(data_key="from", validate=validate.Range(min=FIRST_DAY, max=LAST_DAY))
-    to = fields.Date(validate=validate.Range(min=FIRST_DAY, max=LAST_DAY))
+    from_ = fields.Date(data_key="from", validate=BUSINESS_DAY)
+    to = fields.Date(validate=BUSINESS_DAY)
 
 
 class CustomerListQuerySchema(ListQuerySchema):

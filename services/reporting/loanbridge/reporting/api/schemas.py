@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from loanbridge.common.schemas import BaseSchema
+from loanbridge.common.schemas import BUSINESS_DAY, BaseSchema
 
 KPI_NAMES = (
     "conversion",
@@ -23,8 +23,10 @@ KPI_NAMES = (
 
 
 class KpiQuerySchema(BaseSchema):
-    from_ = fields.Date(data_key="from", metadata={"description": "first business day (default: 30 days ago)"})
-    to = fields.Date(metadata={"description": "last business day, inclusive (default: today)"})
+    from_ = fields.Date(
+        data_key="from", validate=BUSINESS_DAY, metadata={"description": "first business day (default: 30 days ago)"}
+    )
+    to = fields.Date(validate=BUSINESS_DAY, metadata={"description": "last business day, inclusive (default: today)"})
     channel = fields.String()
     product = fields.String()
     city = fields.String()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from loanbridge.common.schemas import BaseSchema, CursorPageSchema
+from loanbridge.common.schemas import MAX_INTEGER, BaseSchema, CursorPageSchema
 
 CODE = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="只能包含小写字母、数字和下划线,以字母开头")
 DECISION = validate.OneOf(["approve", "review", "reject"], error="必须是 approve、review 或 reject")
 Note = fields.String(load_default=None, validate=validate.Length(max=500))
+VERSION = validate.Range(min=1, max=MAX_INTEGER)
 
 
 class DraftSchema(BaseSchema):
@@ -21,7 +22,7 @@ class NoteSchema(BaseSchema):
 
 
 class RollbackSchema(BaseSchema):
-    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    to_version = fields.Integer(required=True, strict=True, validate=VERSION)
     note = fields.String(required=True, validate=validate.Length(min=1, max=500, error="请填写回滚原因"))
 
 
@@ -50,7 +51,7 @@ class RulesetSchema(BaseSchema):
 
 
 class VersionQuerySchema(BaseSchema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=VERSION)
 
 
 class HitSchema(BaseSchema):
@@ -84,7 +85,7 @@ class EvaluateSchema(BaseSchema):
 
 
 class SimulateSchema(BaseSchema):
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
+    version = fields.Integer(required=True, strict=True, validate=VERSION)
     last = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=100_000))
     since = fields.DateTime(load_default=None, data_key="from")
     until = fields.DateTime(load_default=None, data_key="to")
