@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -275,21 +275,25 @@ def at(offsets: Iterable[float], action: Callable[[], Any], *, start: float) -> 
 
 
 # --- observation ------------------------------------------------------------------------------------------------
-class DeliveryTally:
-    """Redeliveries and skipped duplicates seen by every consumer, polled from their /metrics each second. A
-    worker restarted by the nemesis starts its counters at 0 again; the tally adds across restarts (what a
-    killed worker counted after its last poll is missed, so the figures are lower bounds)."""
+class WorkerCounters:
+    """Counters read from the workers' /metrics each second while a run goes, and added across restarts: a worker
+    restarted by the nemesis starts its counters at 0 again (what a killed worker counted after its last poll is
+    missed, so the totals are lower bounds). ``key`` picks the samples counted and names each total."""
 
-    NAMES = ("loanbridge_events_redelivered_total", "loanbridge_events_duplicates_total")
+    workers: tuple[str, ...] = CONSUMERS  # the services whose worker is read
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.totals: Counter[str] = Counter()
-        self._last: dict[tuple[str, str], float] = {}
+        self.totals: Counter[Any] = Counter()
+        self._last: dict[tuple[str, Any], float] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chaos-tally", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"chaos-{type(self).__name__}", daemon=True)
 
-    def __enter__(self) -> DeliveryTally:
+    def key(self, sample: str, labels: dict[str, str]) -> Any:
+        """The total a sample adds to, or None for a sample not counted."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._poll(baseline=True)
         self._thread.start()
         return self
@@ -304,17 +308,29 @@ class DeliveryTally:
             self._poll()
 
     def _poll(self, *, baseline: bool = False) -> None:
-        for service in CONSUMERS:
+        for service in self.workers:
             try:
                 samples = self.stack.metrics(self.stack.worker_url(service))
             except (requests.RequestException, ValueError):
                 continue  # restarting
-            for name in self.NAMES:
-                value = sum(v for (sample, _labels), v in samples.items() if sample == name)
-                last = self._last.get((service, name), 0.0)
+            values: Counter[Any] = Counter()
+            for (sample, labels), value in samples.items():
+                if (key := self.key(sample, dict(labels))) is not None:
+                    values[key] += value
+            for key, value in values.items():
+                last = self._last.get((service, key), 0.0)
                 if not baseline:
-                    self.totals[name] += value - last if value >= last else value
-                self._last[(service, name)] = value
+                    self.totals[key] += value - last if value >= last else value
+                self._last[(service, key)] = value
+
+
+class DeliveryTally(WorkerCounters):
+    """Redeliveries and skipped duplicates seen by every consumer."""
+
+    NAMES = ("loanbridge_events_redelivered_total", "loanbridge_events_duplicates_total")
+
+    def key(self, sample: str, labels: dict[str, str]) -> str | None:
+        return sample if sample in self.NAMES else None
 
     @property
     def redelivered(self) -> int:
@@ -325,52 +341,20 @@ class DeliveryTally:
         return int(self.totals["loanbridge_events_duplicates_total"])
 
 
-class PublishTimes:
+class PublishTimes(WorkerCounters):
     """How long every publish with confirms took (the relays' batches, the consumers' retries and dead letters),
-    from the ``loanbridge_events_publish_seconds`` histogram on every worker's /metrics, polled each second and
-    added across restarts like ``DeliveryTally`` (what a killed worker counted after its last poll is missed)."""
+    from the ``loanbridge_events_publish_seconds`` histogram on every worker's /metrics: totals by (outcome, bucket
+    bound or "count")."""
 
     NAME = "loanbridge_events_publish_seconds"
+    workers = tuple(services.SERVICE_ORDER)
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.totals: Counter[tuple[str, str]] = Counter()  # (outcome, le or "count")
-        self._last: dict[tuple[str, str, str], float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chaos-publish-times", daemon=True)
-
-    def __enter__(self) -> PublishTimes:
-        self._poll(baseline=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._poll()
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            self._poll()
-
-    def _poll(self, *, baseline: bool = False) -> None:
-        for service in services.SERVICE_ORDER:
-            try:
-                samples = self.stack.metrics(self.stack.worker_url(service))
-            except (requests.RequestException, ValueError):
-                continue  # restarting
-            for (sample, labels), value in samples.items():
-                tags = dict(labels)
-                if sample == f"{self.NAME}_bucket":
-                    key = (tags["outcome"], str(float(tags["le"])))
-                elif sample == f"{self.NAME}_count":
-                    key = (tags["outcome"], "count")
-                else:
-                    continue
-                last = self._last.get((service, *key), 0.0)
-                if not baseline:
-                    self.totals[key] += value - last if value >= last else value
-                self._last[(service, *key)] = value
+    def key(self, sample: str, labels: dict[str, str]) -> tuple[str, str] | None:
+        if sample == f"{self.NAME}_bucket":
+            return labels["outcome"], str(float(labels["le"]))
+        if sample == f"{self.NAME}_count":
+            return labels["outcome"], "count"
+        return None
 
     def count(self, outcome: str | None = None) -> int:
         return int(sum(n for (o, le), n in self.totals.items() if le == "count" and outcome in (None, o)))

@@ -48,9 +48,7 @@ def secrets(stack: Stack) -> dict[str, str]:
 
 
 def write_secrets(stack: Stack, values: dict[str, str]) -> None:
-    path = stack.var_dir / "secrets.env"
-    path.write_text("".join(f"LOANBRIDGE_{name}={value}\n" for name, value in values.items()))
-    path.chmod(0o600)
+    stacks.write_secrets(stack.var_dir / "secrets.env", values)
 
 
 def kek_id(text: str) -> str:

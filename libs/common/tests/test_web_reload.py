@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from loanbridge.common import stack
 from loanbridge.common.db import Database
 from loanbridge.common.stack import children_of, refresh_secrets, secrets_from_file
 from loanbridge.common.wsgi import warm_up
@@ -40,7 +41,7 @@ def app(environ, start_response):
 
 def write_secrets(var_dir: Path, **values: str) -> None:
     var_dir.mkdir(parents=True, exist_ok=True)
-    (var_dir / "secrets.env").write_text("".join(f"LOANBRIDGE_{name}={value}\n" for name, value in values.items()))
+    stack.write_secrets(var_dir / "secrets.env", values)
 
 
 def test_refresh_takes_what_came_from_the_file_and_keeps_what_the_caller_set(tmp_path: Path) -> None:

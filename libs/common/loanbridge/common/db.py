@@ -117,6 +117,20 @@ def connect_budget(seconds: float = MYSQL_CONNECT_TIMEOUT) -> Iterator[ConnectBu
         close_connect_budget(token)
 
 
+class _HandshakeDeadline:
+    """A connection's read or write timeout: what is left of its request's deadline during the handshake, the
+    timeout PyMySQL was given (``read_timeout``, ``write_timeout``) once connected."""
+
+    def __init__(self, direction: str) -> None:
+        self.stored = f"_query_{direction}_timeout"
+
+    def __get__(self, connection: _DeadlineConnection, owner: type | None = None) -> float | None:
+        return connection._left() if connection._budget is not None else getattr(connection, self.stored)
+
+    def __set__(self, connection: _DeadlineConnection, seconds: float | None) -> None:
+        setattr(connection, self.stored, seconds)
+
+
 class _DeadlineConnection(pymysql.connections.Connection):  # type: ignore[misc]
     """PyMySQL's connection whose handshake ends by its request's deadline: TCP connect, greeting, authentication,
     SET NAMES and autocommit (PyMySQL alone gives each of these reads a timeout of its own, so a server that answers
@@ -148,21 +162,8 @@ class _DeadlineConnection(pymysql.connections.Connection):  # type: ignore[misc]
         super()._force_close()
 
     # PyMySQL reads these before every socket operation and sets the socket's timeout when they changed.
-    @property  # type: ignore[override]
-    def _read_timeout(self) -> float | None:
-        return self._left() if self._budget is not None else self._query_read_timeout
-
-    @_read_timeout.setter
-    def _read_timeout(self, seconds: float | None) -> None:
-        self._query_read_timeout = seconds
-
-    @property  # type: ignore[override]
-    def _write_timeout(self) -> float | None:
-        return self._left() if self._budget is not None else self._query_write_timeout
-
-    @_write_timeout.setter
-    def _write_timeout(self, seconds: float | None) -> None:
-        self._query_write_timeout = seconds
+    _read_timeout = _HandshakeDeadline("read")
+    _write_timeout = _HandshakeDeadline("write")
 
 
 def _connect_by_deadline(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:

@@ -104,7 +104,7 @@ def local_defaults(environ: Mapping[str, str]) -> dict[str, str]:
         defaults = {PREFIX + "DATABASE_URL": f"sqlite:///{var_dir.resolve()}/embedded/{{service}}.db"}
     else:
         defaults = {PREFIX + "DATABASE_URL": DEFAULT_DATABASE_URL, PREFIX + "BROKER_URL": DEFAULT_BROKER_URL}
-    defaults.update({PREFIX + name: value for name, value in read_secrets(var_dir / "secrets.env").items()})
+    defaults.update({PREFIX + name: value for name, value in file_secrets(environ).items()})
     return {name: value for name, value in defaults.items() if not environ.get(name)}
 
 
@@ -118,6 +118,11 @@ def read_secrets(path: Path) -> dict[str, str]:
     return values
 
 
+def file_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """What ``var/secrets.env`` of this environment's ``LOANBRIDGE_VAR_DIR`` holds, by name without the prefix."""
+    return read_secrets(Path(Env(environ).get("VAR_DIR", "var") or "var") / "secrets.env")
+
+
 def local_secrets(var_dir: Path) -> dict[str, str]:
     """Secrets of a local stack, generated once into var/secrets.env (a real deployment sets its own)."""
     path = var_dir / "secrets.env"
@@ -127,18 +132,20 @@ def local_secrets(var_dir: Path) -> dict[str, str]:
         for name in missing:
             values[name] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         var_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{PREFIX}{name}={value}\n" for name, value in values.items()))
-        path.chmod(0o600)
+        write_secrets(path, values)
     return values
+
+
+def write_secrets(path: Path, values: Mapping[str, str]) -> None:
+    """``values`` (names without the prefix) as a secrets file, readable by its owner only."""
+    path.write_text("".join(f"{PREFIX}{name}={value}\n" for name, value in values.items()))
+    path.chmod(0o600)
 
 
 def secrets_from_file(environ: Mapping[str, str]) -> set[str]:
     """The names (without the prefix) whose value in ``environ`` is the one ``var/secrets.env`` holds: the
     settings a process took from the file, directly or through ``loanbridge up``."""
-    var_dir = Path(Env(environ).get("VAR_DIR", "var") or "var")
-    return {
-        name for name, value in read_secrets(var_dir / "secrets.env").items() if environ.get(PREFIX + name) == value
-    }
+    return {name for name, value in file_secrets(environ).items() if environ.get(PREFIX + name) == value}
 
 
 def refresh_secrets(environ: MutableMapping[str, str], taken: set[str]) -> set[str]:
@@ -146,8 +153,7 @@ def refresh_secrets(environ: MutableMapping[str, str], taken: set[str]) -> set[s
     in ``taken`` (it came from the file) takes the file's value now, or is removed when the file no longer has it;
     a name the file adds is set unless ``environ`` has it; a value set otherwise stays, as at start. Returns the
     names now taken from the file."""
-    var_dir = Path(Env(environ).get("VAR_DIR", "var") or "var")
-    values = read_secrets(var_dir / "secrets.env")
+    values = file_secrets(environ)
     for name in taken - set(values):
         environ.pop(PREFIX + name, None)
     now_taken = set()

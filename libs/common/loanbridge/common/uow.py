@@ -54,7 +54,6 @@ class UnitOfWork:
         self.config = config
         self.session: Session
         self.events: list[Envelope] = []
-        self._rows_at_commit: dict[sa.Table, list[dict[str, Any]]] = {}
         self._writes_at_commit: dict[str, tuple[Any, Callable[[Session, Any], None]]] = {}
         self._loaded: dict[str, Any] = {}
         self._committed = False
@@ -72,8 +71,6 @@ class UnitOfWork:
     def commit(self) -> None:
         for collected, write in self._writes_at_commit.values():
             write(self.session, collected)
-        for table, rows in self._rows_at_commit.items():
-            self.session.execute(table.insert(), rows)
         self._write_outbox()
         self.session.commit()
         self._committed = True
@@ -92,12 +89,13 @@ class UnitOfWork:
     def insert_at_commit(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Insert ``row`` at commit, with the other rows for its table in one statement: for append-only logs
         (reporting's archive) that nothing reads back within the transaction."""
-        self._rows_at_commit.setdefault(table, []).append(row)
+        rows = self.at_commit(f"insert:{table.name}", list, lambda session, rows: session.execute(table.insert(), rows))
+        rows.append(row)
 
     def at_commit(self, key: str, make: Callable[[], T], write: Callable[[Session, T], None]) -> T:
         """What ``make()`` built for ``key`` the first time it was asked for in this unit of work; at commit,
-        ``write(session, it)`` runs once: a consumer's batch collects its changes there and writes each table once
-        (before the rows of ``insert_at_commit`` and the outbox). Not written if the unit of work rolls back."""
+        ``write(session, it)`` runs once, in the order the keys were first asked for, before the outbox: a consumer's
+        batch collects its changes there and writes each table once. Not written if the unit of work rolls back."""
         if key not in self._writes_at_commit:
             self._writes_at_commit[key] = (make(), write)
         return cast(T, self._writes_at_commit[key][0])
