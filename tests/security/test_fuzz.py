@@ -109,7 +109,7 @@ def only_its_token_is_invalid(case: Any) -> bool:
     """A negative case whose one invalid part is its ``Authorization`` header: every request is sent with the
     admin's token in its place, so as sent it is a valid request, and answering it is right. (Refusing a missing,
     malformed or forged token is proved separately, on every secured operation.)"""
-    mutations = getattr(getattr(case.meta.phase, "data", None), "mutations", ()) if case.meta else ()
+    mutations = getattr(phase_data(case), "mutations", ())
     return bool(mutations) and all(mutation.parameter == "Authorization" for mutation in mutations)
 
 
@@ -118,9 +118,14 @@ def carry_the_admins_token(case: Any, headers: dict[str, str]) -> None:
     mutations. The checks then judge the request as sent; schemathesis's own allowances (a query value that
     serializes into a valid one, say) apply as they do to a case with no token mutated."""
     case.headers = {**(case.headers or {}), **headers}
-    data = getattr(case.meta.phase, "data", None) if case.meta else None
+    data = phase_data(case)
     if getattr(data, "mutations", None):
         data.mutations = tuple(mutation for mutation in data.mutations if mutation.parameter != "Authorization")
+
+
+def phase_data(case: Any) -> Any:
+    """What schemathesis recorded of how it generated the case (its mutations, for a negative one), if anything."""
+    return getattr(case.meta.phase, "data", None) if case.meta else None
 
 
 @pytest.mark.parametrize("service", SERVICE_ORDER)
