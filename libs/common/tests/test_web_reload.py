@@ -196,3 +196,24 @@ def test_warm_up_gives_up_on_a_database_that_does_not_answer_and_leaves_it_to_th
     began = time.monotonic()
     assert not warm_up(runtime, connections=2, seconds=1.0)  # type: ignore[arg-type]
     assert time.monotonic() - began < 5
+
+
+def modules_loaded_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``statement``."""
+    script = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return set(output.split())
+
+
+def test_the_master_loads_the_shared_libraries_and_no_service_before_the_fork() -> None:
+    loaded = modules_loaded_by("import loanbridge.common.gunicorn_conf")
+    assert {"flask", "sqlalchemy.orm", "marshmallow", "kombu", "pymysql"} <= loaded
+    ours = {name for name in loaded if name.startswith("loanbridge.")}
+    assert ours == {"loanbridge.common", "loanbridge.common.config", "loanbridge.common.gunicorn_conf",
+                    "loanbridge.common.stack"}  # fmt: skip
+
+
+def test_a_worker_loads_only_its_own_service() -> None:
+    loaded = modules_loaded_by("from loanbridge.common import service; service.get('workflow')")
+    assert "loanbridge.workflow.app" in loaded
+    assert not {"loanbridge.identity", "loanbridge.intake", "loanbridge.reporting", "loanbridge.risk"} & loaded

@@ -8,8 +8,13 @@ SIGHUP to the master reloads a web without dropping a request (a rolling restart
 rotation, docs/intake.md): the socket stays open, the master reads ``var/secrets.env`` again (a secret the web took
 from that file takes its new value) and forks new workers, and each old worker keeps serving until a new one has
 loaded the app, opened its database connections (``wsgi.warm_up``) and stops it (gunicorn alone would stop the
-old workers at once, and on a busy machine loading the app takes seconds, during which nobody would answer)."""
+old workers at once, and on a busy machine loading the app takes seconds, during which nobody would answer).
 
+The master imports the libraries every web uses (``SHARED_LIBRARIES``) and nothing of the application: each
+worker forks with them loaded and starts on a fraction of the CPU (0.2-0.5 s instead of 1.8 s on the development
+machine, 2026-12-02), which is what each worker of a rolling restart costs a machine under load."""
+
+import importlib
 import os
 import signal
 
@@ -25,6 +30,13 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 preload_app = False  # nothing may connect before the fork
+
+SHARED_LIBRARIES = (
+    "alembic.command", "cryptography.hazmat.primitives.ciphers.aead", "flask", "flask_smorest", "jsonschema", "jwt",
+    "kombu", "marshmallow", "prometheus_client", "pymysql", "requests", "sqlalchemy.orm", "structlog", "tenacity",
+)  # fmt: skip
+for _library in SHARED_LIBRARIES:
+    importlib.import_module(_library)
 
 # State of the master (this module is loaded there): which settings came from var/secrets.env, and the workers
 # of a reload still to be given a successor, or still to stop.
