@@ -8,7 +8,9 @@ Throughput is offered by wrk (Debian package ``wrk``) as a partner's client post
 run uses Python clients at a fixed rate. It starts its own stack (own databases and RabbitMQ virtual host on
 the local servers, as the integration suite does, but without the fault proxies), so it needs MariaDB,
 RabbitMQ and nginx. Lead → KPI latency is measured per lead from its commit in intake (``leads.created_at``)
-to its commit in reporting's archive (``event_archive.received_at``), the row reporting's KPIs count.
+to its commit in reporting's archive (``event_archive.received_at``), the row reporting's KPIs count. After
+the steady run it prints the CPU each process spent per lead until every consumer was done with it, and the
+cores that rate needs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from loanbridge.common.testing.waiting import wait_until  # noqa: E402
 from tests.embedded.support import EmbeddedProcess  # noqa: E402
 from tests.integration import leads  # noqa: E402
@@ -169,7 +172,10 @@ def measure_distributed(args: argparse.Namespace) -> None:
             stack.web_url("intake"), direct_partner, seconds=args.seconds, connections=args.connections, prefix="direct"
         )
         drained(stack, admin, direct_partner)
+        before = stack.cpu_seconds()
         latencies = steady(stack, steady_partner, rate=args.rate, seconds=args.steady_seconds, seed=3)
+        wait_until(stack.drained, timeout=300, interval=1, message="the steady leads' events consumed")
+        after = stack.cpu_seconds()
 
     print(
         f"distributed mode, leads accepted through the gateway: {via_gateway:7.1f} /s  "
@@ -178,6 +184,7 @@ def measure_distributed(args: argparse.Namespace) -> None:
     print(f"distributed mode, leads accepted by intake directly:  {direct:7.1f} /s  ({direct_errors})")
     print(f"gateway / direct: {via_gateway / direct:.2f}")
     report_latency(args, latencies)
+    cpu.report("lead (the steady run, until every consumer was done)", before, after, len(latencies), rate=args.rate)
 
 
 def measure_embedded(args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from loanbridge.common.testing.waiting import wait_until  # noqa: E402
 from tests.integration import leads  # noqa: E402
 from tests.integration.support import Api, password_token, running_stack  # noqa: E402
@@ -121,11 +122,7 @@ def main() -> None:
     for index, stage in enumerate(STAGES, start=1):
         spent = [row[index] for row in found]
         print(f"  {stage:24s} p50 {statistics.median(spent):5.0f} ms  p99 {percentile(spent, 99):5.0f} ms")
-    used = {name: (after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / len(measured) for name in after}
-    print(f"CPU per submission, all processes: {sum(used.values()):.1f} ms")
-    for name, ms in sorted(used.items(), key=lambda item: -item[1]):
-        if ms >= 0.1:
-            print(f"  {name:24s} {ms:5.1f} ms")
+    cpu.report("submission", before, after, len(measured), rate=args.rate)
 
 
 if __name__ == "__main__":

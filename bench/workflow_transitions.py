@@ -7,10 +7,11 @@ mode, through the gateway.
 It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/risk_latency.py does), has a
 salesperson enter ``rate × seconds`` leads (each becomes a case assigned to them through intake.lead.created),
 waits until workflow holds them all, then moves each from ``assigned`` to ``pre_review`` at ``--rate`` per second
-and prints the latency percentiles as the client saw them (target: p99 under 50 ms at 100 requests/s), how long
-the consumers took after the last answer to finish every event the transitions caused (the workers yield the CPU
-to the webs, ``LOANBRIDGE_WORKER_NICE``; set it to 0 to compare), then the CPU time each process spent per
-transition (/proc; the shared MariaDB and RabbitMQ included, so run it on an otherwise idle machine).
+and prints the latency percentiles as the client saw them (target: p99 under 50 ms at 100 requests/s) and as
+workflow's web logged them, how long the consumers took after the last answer to finish every event the
+transitions caused (the workers yield the CPU to the webs, ``LOANBRIDGE_WORKER_NICE``; set it to 0 to compare),
+then the CPU time each process spent per transition (/proc; the shared MariaDB and RabbitMQ included, so run it
+on an otherwise idle machine).
 
 ``--in-process`` measures the handler alone instead: workflow on SQLite (or a throw-away MariaDB database,
 ``--database-url mysql+pymysql://root@127.0.0.1:3306/lbbench_{service}``) in this process, its Flask test client,
@@ -20,6 +21,7 @@ one transition after another (no gateway, no concurrency), with the CPU each too
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -31,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from loanbridge.common.db import drop_database, migrate_database  # noqa: E402
 from loanbridge.common.events.envelope import Envelope  # noqa: E402
 from loanbridge.common.service import get  # noqa: E402
@@ -79,6 +82,24 @@ def move_steadily(sales: Api, case_ids: list[str], rate: float) -> tuple[list[fl
     with ThreadPoolExecutor(max_workers=32) as pool:
         list(pool.map(move, range(len(case_ids))))
     return latencies, len(errors)
+
+
+def served_in_workflow(log_file: Path) -> list[float]:
+    """The time each transition took inside workflow's web (``duration_ms`` of its request log), in log order:
+    set beside the client's latency, the difference is the gateway, the queue before a free worker thread and
+    the client itself."""
+    durations, decoder = [], json.JSONDecoder()
+    for line in log_file.read_text(encoding="utf-8").splitlines():
+        at = line.find("{")
+        while at != -1:  # the web's workers share the file: now and then two records share a line
+            try:
+                record, end = decoder.raw_decode(line, at)
+            except json.JSONDecodeError:  # gunicorn's own lines are plain text
+                break
+            if record.get("event") == "http_request" and record.get("endpoint", "").endswith("/transitions"):
+                durations.append(record["duration_ms"])
+            at = line.find("{", end)
+    return durations
 
 
 def in_process(count: int, database_url: str | None) -> None:
@@ -157,14 +178,12 @@ def main() -> None:
             f"consumers done    {drained_after:.1f} s after the last answer (workers run at nice "
             f"{os.environ.get('LOANBRIDGE_WORKER_NICE', '10')})"
         )
+        served = served_in_workflow(stack.var_dir / "log" / "workflow-web.log")[-count:]
+        print("latency           as the client saw it | inside workflow's web (its request log)")
         for q in (50, 95, 99):
-            print(f"p{q:<16}{percentile(latencies, q):.1f} ms")
-        print(f"max               {max(latencies):.1f} ms")
-        spent = {name: (after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / count for name in after}
-        print(f"CPU per transition, all processes: {sum(spent.values()):.1f} ms")
-        for name, ms in sorted(spent.items(), key=lambda item: -item[1]):
-            if ms >= 0.1:
-                print(f"  {name:20s} {ms:5.1f} ms")
+            print(f"p{q:<16}{percentile(latencies, q):6.1f} ms | {percentile(served, q):6.1f} ms")
+        print(f"max               {max(latencies):6.1f} ms | {max(served):6.1f} ms")
+        cpu.report("transition", before, after, count, rate=args.rate)
 
 
 if __name__ == "__main__":

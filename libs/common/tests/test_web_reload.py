@@ -27,13 +27,14 @@ from loanbridge.common.wsgi import warm_up
 
 IMPORT_SECONDS = 3.0  # loading the app takes this long (a busy machine); the old workers serve meanwhile
 APP = f"""
-import json, os, time
+import gc, json, os, time
 
 time.sleep({IMPORT_SECONDS})
 
 def app(environ, start_response):
     names = ("LOANBRIDGE_PII_KEK", "LOANBRIDGE_PII_KEK_PREVIOUS", "LOANBRIDGE_BLIND_INDEX_KEY")
-    body = json.dumps({{"pid": os.getpid(), **{{name: os.environ.get(name) for name in names}}}}).encode()
+    env = {{name: os.environ.get(name) for name in names}}
+    body = json.dumps({{"pid": os.getpid(), "frozen_objects": gc.get_freeze_count(), **env}}).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 """
@@ -159,7 +160,9 @@ def test_sighup_reloads_the_secrets_file_and_old_workers_serve_until_new_ones_ar
     assert answers["200"] > 200, answers
     slowest = max(latency for _sent, latency, _body in seen)
     assert slowest < IMPORT_SECONDS * 0.75, f"a request waited {slowest:.2f} s: nobody served while the app loaded"
-    assert seen[-1][2] | {"pid": 0} == {
+    last = dict(seen[-1][2])
+    assert last.pop("frozen_objects") > 10_000, "the worker did not freeze what it loaded"
+    assert last | {"pid": 0} == {
         "pid": 0,
         "LOANBRIDGE_PII_KEK": "kek-2",
         "LOANBRIDGE_PII_KEK_PREVIOUS": None,

@@ -14,6 +14,7 @@ The master imports the libraries every web uses (``SHARED_LIBRARIES``) and nothi
 worker forks with them loaded and starts on a fraction of the CPU (0.2-0.5 s instead of 1.8 s on the development
 machine, 2026-12-02), which is what each worker of a rolling restart costs a machine under load."""
 
+import gc
 import importlib
 import os
 import signal
@@ -68,6 +69,9 @@ def post_worker_init(worker):
     runtime = getattr(worker.wsgi, "extensions", {}).get("loanbridge")
     if runtime is not None:
         wsgi.warm_up(runtime, connections=worker.cfg.threads)
+    # The app, its libraries and its warm caches live as long as the worker: frozen, no full garbage collection
+    # scans them again. Unfrozen, each full collection held both threads for 100-330 ms (docs/decisions.md).
+    gc.freeze()
     old = getattr(worker, "replaces", None)
     if old is not None and stack.parent_of(old) == worker.ppid:
         os.kill(old, signal.SIGTERM)
