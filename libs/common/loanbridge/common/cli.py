@@ -147,6 +147,7 @@ def rotate_keys(data_keys: bool) -> None:
     """Re-wrap every key under the current KEK (LOANBRIDGE_PII_KEK; the old one in LOANBRIDGE_PII_KEK_PREVIOUS),
     then, with --data-keys, re-encrypt with new data keys. In batches, while the services keep serving."""
     configure_logging(service="rotate-keys")
+    os.nice(Env().integer("WORKER_NICE", Settings.worker_nice))  # background work, as a worker's: webs go first
     started = clock.now()
     for name, spec in services.discover().items():
         if spec.rewrap_keys is None:

@@ -141,5 +141,5 @@ class Settings:
             business_timezone=env.get("BUSINESS_TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
             log_level=env.get("LOG_LEVEL", "INFO") or "INFO",
             var_dir=env.get("VAR_DIR", "var") or "var",
-            worker_nice=env.integer("WORKER_NICE", 10),
+            worker_nice=env.integer("WORKER_NICE", cls.worker_nice),
         )
