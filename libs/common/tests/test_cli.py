@@ -17,6 +17,8 @@ def test_rotate_keys_runs_at_the_workers_cpu_priority(
     taken: list[int] = []
     monkeypatch.setattr(os, "nice", taken.append)
     monkeypatch.setattr(cli.services, "discover", dict)  # no service: nothing to rotate
+    # The group would write the local servers' defaults into os.environ, for every test after this one.
+    monkeypatch.setattr(cli.stack, "local_defaults", lambda environ: {})
     monkeypatch.delenv("LOANBRIDGE_WORKER_NICE", raising=False)
 
     result = CliRunner().invoke(cli.main, ["rotate-keys", "--data-keys"], env=environ)
