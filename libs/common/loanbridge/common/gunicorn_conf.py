@@ -11,8 +11,8 @@ loaded the app, opened its database connections (``wsgi.warm_up``) and stops it 
 old workers at once, and on a busy machine loading the app takes seconds, during which nobody would answer).
 
 The master imports the libraries every web uses (``SHARED_LIBRARIES``) and nothing of the application: each
-worker forks with them loaded and starts on a fraction of the CPU (0.2-0.5 s instead of 1.8 s on the development
-machine, 2026-12-02), which is what each worker of a rolling restart costs a machine under load."""
+worker forks with them loaded and starts on a fraction of the CPU (bench/web_start.py: 0.16-0.31 s instead of
+1.00-1.14 s), which is what each worker of a rolling restart costs a machine under load."""
 
 import gc
 import importlib
@@ -70,7 +70,7 @@ def post_worker_init(worker):
     if runtime is not None:
         wsgi.warm_up(runtime, connections=worker.cfg.threads)
     # The app, its libraries and its warm caches live as long as the worker: frozen, no full garbage collection
-    # scans them again. Unfrozen, each full collection held both threads for 100-330 ms (docs/decisions.md).
+    # scans them again. Unfrozen, each full collection held both threads for 105-334 ms (docs/decisions.md).
     gc.freeze()
     old = getattr(worker, "replaces", None)
     if old is not None and stack.parent_of(old) == worker.ppid:
