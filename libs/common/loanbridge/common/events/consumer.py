@@ -1,8 +1,10 @@
 """The AMQP consumer: applies deliveries through the inbox and acknowledges only after the commit.
 
-What the broker has already pushed (up to one prefetch window) is applied as a batch in one transaction and
-acknowledged with one ``multiple`` ack; if any event of the batch fails, the batch is applied one event at a time
-so that only the failing one is retried. While the database is unreachable the batch is held, unacknowledged.
+Deliveries are applied in batches, up to one prefetch window, in one transaction, acknowledged with one
+``multiple`` ack. A delivery that comes while events stream in (within ``LOANBRIDGE_EVENTS_BATCH_WINDOW`` of the
+last batch) waits that long for more, so that a steady stream is applied tens at a time and not one by one; a lone
+event is applied at once. If any event of the batch fails, the batch is applied one event at a time so that only
+the failing one is retried. While the database is unreachable the batch is held, unacknowledged.
 A failing event is republished (with confirms) to a delayed-retry hold queue and only then acknowledged; after
 its last attempt it goes to the dead-letter queue. A ``NotYet`` goes to delayed retry on a separate, larger
 budget that does not count as failure. A consumer that dies mid-message never acks, so the broker redelivers;
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any
 
 import amqp
@@ -94,23 +97,32 @@ class EventConsumer:
         self.connected.set()
         metrics.BROKER_UP.labels(self.runtime.name, "consumer").set(1)
         log.info("consumer_started", queue=self.queues.main)
+        handled_at = float("-inf")  # when the last batch was applied
         while not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
                 self._connection.drain_events(timeout=1.0)
-                self._gather(received)
+                self._gather(received, window=self.batch_window(since_last_batch=time.monotonic() - handled_at))
             if received:
                 # Deliveries that arrive while this batch is handled wait for the next one.
                 batch = received[:]
                 received.clear()
                 self._handle_batch(channel, batch)
+                handled_at = time.monotonic()
             self._connection.heartbeat_check()
             keep_alive(self._publish_connection)
 
-    def _gather(self, received: list[amqp.Message]) -> None:
-        """Take whatever else the broker has already sent, up to one prefetch window, without waiting."""
+    def batch_window(self, *, since_last_batch: float) -> float:
+        """How long to wait for more after a delivery: a delivery soon after the last batch is part of a stream,
+        worth gathering; a lone event is applied at once."""
+        window = self.settings.batch_window
+        return window if since_last_batch < window else 0.0
+
+    def _gather(self, received: list[amqp.Message], *, window: float) -> None:
+        """Take what else the broker sends within ``window`` seconds, up to one prefetch window."""
+        closes_at = time.monotonic() + window
         while len(received) < self.settings.prefetch:
             try:
-                self._connection.drain_events(timeout=0)
+                self._connection.drain_events(timeout=max(closes_at - time.monotonic(), 0))
             except TimeoutError:
                 return
 

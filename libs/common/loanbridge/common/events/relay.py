@@ -60,6 +60,8 @@ class OutboxRelay:
                 backoff = 0.5
                 if published:
                     idle_wait = self.settings.relay_poll_interval
+                    if published < self.settings.relay_batch_size:
+                        self.stop.wait(self.settings.batch_window)  # let the next batch fill
                     continue
                 # An idle outbox is polled less and less often, up to MAX_IDLE_WAIT; a commit in this process
                 # (embedded mode, resync) wakes the relay at once.
