@@ -219,6 +219,22 @@ def test_my_tasks_lists_due_and_overdue_and_completing_one_publishes_it(suite: A
     assert completed.data["case_id"] == case["id"]
 
 
+def test_a_transition_completes_the_stage_tasks_naming_each_assignees_manager(
+    suite: Any, sales_team: list[str]
+) -> None:
+    case = suite.lead(submitted_by="sales-a")
+    suite.events()
+
+    moved = suite.client.post(
+        f"{API}/cases/{case['id']}/transitions", json={"to": "pre_review"}, headers=suite.headers("sales-a")
+    )
+
+    assert moved.status_code == 200
+    [completed] = suite.events("workflow.task.completed")
+    assert (completed.data["kind"], completed.data["assignee_id"]) == ("first_contact", "sales-a")
+    assert completed.data["escalate_to"] == {"user_id": "mgr-wang", "role": "manager"}
+
+
 def test_the_team_board_counts_open_cases_per_stage_with_overdue_ones(
     suite: Any, sales_team: list[str], fixed_clock: Any, run_timers: Any
 ) -> None:

@@ -33,6 +33,22 @@ log = structlog.get_logger(__name__)
 
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"
 FOLLOWUP = "followup"
+MANAGER = "manager_id"
+# What a task's events say of it (``_emit``).
+EVENT_FIELDS = tuple(
+    orm.tasks.c[name]
+    for name in (
+        "id",
+        "case_id",
+        "customer_id",
+        "assignee_id",
+        "assignee_role",
+        "kind",
+        "title",
+        "due_at",
+        "escalate_to",
+    )
+)
 
 
 def deadline(uow: UnitOfWork, start: datetime, amount: float, unit: str) -> datetime:
@@ -98,7 +114,7 @@ def cancel_personal(uow: UnitOfWork, *, case_id: str) -> int:
 
 def _close(uow: UnitOfWork, *, case_id: str, kinds: tuple[str, ...] | None, status: str, personal: bool = False) -> int:
     tasks = orm.tasks
-    query = sa.select(tasks).where(tasks.c.case_id == case_id, tasks.c.status == OPEN)
+    query = sa.select(*EVENT_FIELDS, assignees_manager()).where(tasks.c.case_id == case_id, tasks.c.status == OPEN)
     if personal:
         query = query.where(tasks.c.assignee_id.is_not(None))
     if kinds is not None:
@@ -148,8 +164,22 @@ def _escalation(uow: UnitOfWork, task: Any) -> dict[str, Any] | None:
     if target is None:
         return None
     if target == "manager":
-        return {"user_id": staff.manager_of(uow, task["assignee_id"]), "role": "manager"}
+        manager = task[MANAGER] if MANAGER in task else staff.manager_of(uow, task["assignee_id"])
+        return {"user_id": manager, "role": "manager"}
     return {"user_id": None, "role": target}
+
+
+def assignees_manager() -> sa.Label[Any]:
+    """The manager of a task's assignee, as a column of a select over tasks: a case's tasks and their managers
+    in one statement (a row read with it carries ``MANAGER``)."""
+    staff_, teams = orm.staff, orm.teams
+    return (
+        sa.select(teams.c.manager_id)
+        .join_from(staff_, teams, staff_.c.team_id == teams.c.team_id)
+        .where(staff_.c.user_id == orm.tasks.c.assignee_id)
+        .scalar_subquery()
+        .label(MANAGER)
+    )
 
 
 def _emit(uow: UnitOfWork, event_type: str, task: Any, *, escalation: dict[str, Any] | None) -> None:
