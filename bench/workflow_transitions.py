@@ -1,7 +1,7 @@
 """Transition API latency: ``POST /api/workflow/v1/cases/{id}/transitions`` at a steady offered rate, distributed
 mode, through the gateway.
 
-    .venv/bin/python bench/workflow_transitions.py [--rate 100] [--seconds 30] [--workers-paused]
+    .venv/bin/python bench/workflow_transitions.py [--rate 100] [--seconds 30] [--web-workers 3] [--workers-paused]
     .venv/bin/python bench/workflow_transitions.py --in-process [--count 2000] [--database-url URL]
 
 It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/risk_latency.py does), has a
@@ -166,6 +166,7 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--database-url", help="with --in-process: a throw-away database, {service} in its name")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers per web (2 threads each)")
     parser.add_argument(
         "--workers-paused", action="store_true", help="stop every worker while the transitions are sent, resume after"
     )
@@ -174,7 +175,10 @@ def main() -> None:
         in_process(args.count, args.database_url)
         return
     count = int(args.rate * args.seconds)
-    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), through_proxies=False) as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(Path(tmp), through_proxies=False, web_workers=args.web_workers) as stack,
+    ):
         sales = salesperson(stack)
         case_ids = enter_leads(sales, count)
 
