@@ -3,7 +3,10 @@ the rule, a role it does not allow a 403, and neither changes anything. Cases ou
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from loanbridge.workflow.domain import processes
 
 API = "/api/workflow/v1"
 
@@ -79,6 +82,24 @@ def test_a_small_amount_passes_pre_review_with_a_risk_officer(suite: Any) -> Non
     response = _move(suite, case, "plan_matching", suite.headers("risk-zhao", "risk_officer"))
 
     assert response.status_code == 200
+
+
+def test_a_condition_on_the_customers_grade_reads_the_grade_risk_gave(suite: Any) -> None:
+    definition = copy.deepcopy(processes.default_definition())
+    for transition in definition["transitions"]:
+        if transition["id"] == "submit_for_pre_review":
+            transition["condition"] = 'grade == "A"'
+    suite.client.post(f"{API}/processes", json={"product": "credit", "definition": definition}, headers=suite.admin())
+    assert suite.client.post(f"{API}/processes/credit/versions/2/publish", headers=suite.admin()).status_code == 200
+    good, poor = suite.lead(product="credit"), suite.lead(product="credit")
+    suite.deliver(suite.graded(good, "A"), suite.graded(poor, "C"))
+
+    moved = _move(suite, good, "pre_review", suite.headers("sales-zhang"))
+    refused = _move(suite, poor, "pre_review", suite.headers("sales-zhang"))
+
+    assert moved.status_code == 200
+    assert refused.status_code == 409
+    assert refused.get_json()["details"] == {"rule": "submit_for_pre_review", "condition": 'grade == "A"'}
 
 
 def test_a_case_cannot_reach_contract_before_a_lender_approved_it(suite: Any) -> None:

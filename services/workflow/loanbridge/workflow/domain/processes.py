@@ -188,6 +188,14 @@ def transition_between(definition: dict[str, Any], current: str, to: str) -> dic
     return next((t for t in definition["transitions"] if current in t["from"] and t["to"] == to), None)
 
 
+def expressions_mention(definition: dict[str, Any], current: str, to: str, name: str) -> bool:
+    """Whether an expression of the transition from ``current`` to ``to`` may read the fact ``name``: a fact
+    that costs a query is read only then (a false yes costs only the query)."""
+    transition = transition_between(definition, current, to) or {}
+    expressions = [transition.get("condition") or "", *(rule["when"] for rule in transition.get("role_rules", []))]
+    return any(name in expression for expression in expressions)
+
+
 def evaluate(expression: str, facts: dict[str, Any]) -> bool:
     """A zen-engine expression over the case's facts; anything but true is false."""
     return zen.evaluate_expression(expression, facts) is True

@@ -405,12 +405,13 @@ def transition(uow: UnitOfWork, *, principal: Principal, case_id: str, to: str, 
     """Move a case as a user: checked against its definition (409 naming the rule, 403 for the role)."""
     case = case_in_scope(uow, principal, case_id, for_update=True)
     definition = definition_of(uow, case.product, case.process_version)
+    reads_grade = process_rules.expressions_mention(definition, case.stage, to, "grade")
     process_rules.check_transition(
         definition,
         current=case.stage,
         to=to,
         roles=principal.roles - {SYSTEM},
-        facts=facts(case, grade_of(uow, case.customer_id)),
+        facts=facts(case, grade_of(uow, case.customer_id) if reads_grade else None),
     )
     moved = enter_stage(uow, case=case, to=to, actor=principal.subject, reason=reason, definition=definition)
     return case_answer(moved)
