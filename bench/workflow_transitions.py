@@ -2,7 +2,7 @@
 mode, through the gateway.
 
     .venv/bin/python bench/workflow_transitions.py [--rate 100] [--seconds 30] [--web-workers 3] [--workers-paused]
-    .venv/bin/python bench/workflow_transitions.py --in-process [--count 2000] [--database-url URL]
+    .venv/bin/python bench/workflow_transitions.py --in-process [--count 2000] [--database-url URL] [--count-calls]
 
 It starts its own stack on the local MariaDB, RabbitMQ and nginx (as bench/risk_latency.py does), has a
 salesperson enter ``rate × seconds`` leads (each becomes a case assigned to them through intake.lead.created),
@@ -19,7 +19,8 @@ whose consumers run on other nodes; "consumers done" is then the time the resume
 
 ``--in-process`` measures the handler alone instead: workflow on SQLite (or a throw-away MariaDB database,
 ``--database-url mysql+pymysql://root@127.0.0.1:3306/lbbench_{service}``) in this process, its Flask test client,
-one transition after another (no gateway, no concurrency), with the CPU each took.
+one transition after another (no gateway, no concurrency), with the CPU each took, the SQL statements each ran
+and, with ``--count-calls``, the Python calls each made.
 """
 
 from __future__ import annotations
@@ -118,9 +119,15 @@ def served_in_workflow(log_file: Path) -> list[float]:
     return durations
 
 
-def in_process(count: int, database_url: str | None) -> None:
-    """Transitions through the Flask test client of workflow (SQLite, or ``database_url``), one at a time."""
+def in_process(count: int, database_url: str | None, *, count_calls: bool) -> None:
+    """Transitions through the Flask test client of workflow (SQLite, or ``database_url``), one at a time, with
+    the SQL statements each ran and, with ``count_calls``, the Python calls each made (cProfile; the times are
+    then the profiler's): counts that do not move with the machine's load, as the CPU times do."""
+    import cProfile
+    import pstats
     import uuid
+
+    import sqlalchemy as sa
 
     with tempfile.TemporaryDirectory() as tmp:
         tokens = harness.TokenFactory()
@@ -142,16 +149,26 @@ def in_process(count: int, database_url: str | None) -> None:
             case_ids.append(lead_id)
         client = service.client()
         headers = tokens.header(subject="bench-sales", roles=["sales"], ttl=3600)
+        statements = []
+        sa.event.listen(service.runtime.database.engine, "before_cursor_execute", lambda *_: statements.append(1))
+        profiler = cProfile.Profile() if count_calls else None
         latencies, cpu_started = [], time.process_time()
         for case_id in case_ids:
             sent = time.perf_counter()
+            if profiler:
+                profiler.enable()
             response = client.post(f"/api/workflow/v1/cases/{case_id}/transitions", json={"to": "pre_review"},
                                    headers=headers)  # fmt: skip
+            if profiler:
+                profiler.disable()
             latencies.append((time.perf_counter() - sent) * 1000)
             assert response.status_code == 200, response.get_json()
         cpu_ms = (time.process_time() - cpu_started) * 1000 / count
         dialect = service.runtime.database.engine.dialect.name
         print(f"transitions       {count} in process on {dialect}, one at a time, {cpu_ms:.1f} ms of CPU each")
+        print(f"statements        {len(statements) / count:.1f} a transition")
+        if profiler:
+            print(f"python calls      {pstats.Stats(profiler).total_calls / count:.0f} a transition")
         for q in (50, 95, 99):
             print(f"p{q:<16}{percentile(latencies, q):.1f} ms")
         service.runtime.database.dispose()
@@ -166,13 +183,14 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--database-url", help="with --in-process: a throw-away database, {service} in its name")
+    parser.add_argument("--count-calls", action="store_true", help="with --in-process: Python calls a transition")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers per web (2 threads each)")
     parser.add_argument(
         "--workers-paused", action="store_true", help="stop every worker while the transitions are sent, resume after"
     )
     args = parser.parse_args()
     if args.in_process:
-        in_process(args.count, args.database_url)
+        in_process(args.count, args.database_url, count_calls=args.count_calls)
         return
     count = int(args.rate * args.seconds)
     with (
@@ -194,10 +212,12 @@ def main() -> None:
         for worker in workers:
             stack.kill(worker, signal.SIGSTOP)
         before = stack.cpu_seconds()
-        latencies, errors, client_cpu_ms = move_steadily(sales, case_ids, args.rate)
-        last_answer = time.perf_counter()
-        for worker in workers:
-            stack.kill(worker, signal.SIGCONT)
+        try:
+            latencies, errors, client_cpu_ms = move_steadily(sales, case_ids, args.rate)
+            last_answer = time.perf_counter()
+        finally:  # a stopped worker would not stop with the stack
+            for worker in workers:
+                stack.kill(worker, signal.SIGCONT)
         wait_until(stack.drained, timeout=300, interval=1, message="the transitions' events consumed")
         drained_after = time.perf_counter() - last_answer
         after = stack.cpu_seconds()

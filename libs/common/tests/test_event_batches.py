@@ -83,25 +83,27 @@ def test_only_a_delivery_within_the_window_of_the_last_batch_waits_for_more(
     assert consumer.batch_window(since_last_batch=float("inf")) == 0.0  # the first delivery
 
 
-class RecordingPublisher:
-    """Stands in for the confirming publisher: every batch is confirmed at once and its size recorded."""
-
-    batches: list[int] = []
-
-    def __init__(self, connection: Any, *, timeout: float) -> None:
-        self.connection = connection
-
-    def publish(self, messages: list[Outgoing]) -> None:
-        RecordingPublisher.batches.append(len(messages))
+class Connection:
+    def release(self) -> None:
+        pass
 
 
 @pytest.fixture
 def recorded_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    RecordingPublisher.batches = []
-    monkeypatch.setattr(relay_module, "connect", lambda _url: type("Connection", (), {"release": lambda _: None})())
+    """The size of each batch the relay publishes; the broker confirms every batch at once."""
+    batches: list[int] = []
+
+    class RecordingPublisher:
+        def __init__(self, connection: Connection, *, timeout: float) -> None:
+            self.connection = connection
+
+        def publish(self, messages: list[Outgoing]) -> None:
+            batches.append(len(messages))
+
+    monkeypatch.setattr(relay_module, "connect", lambda _url: Connection())
     monkeypatch.setattr(relay_module, "keep_alive", lambda _connection: None)
     monkeypatch.setattr(relay_module, "ConfirmingPublisher", RecordingPublisher)
-    return RecordingPublisher.batches
+    return batches
 
 
 def test_the_relay_lets_a_stream_fill_its_next_batch(
